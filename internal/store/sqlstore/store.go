@@ -1,0 +1,320 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// Store implements store.Store on a DB.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	inTx    bool
+	now     func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store on db. The schema must be migrated.
+func New(db *DB) *Store {
+	return &Store{db: db.gorm, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// timestamp is now at the precision both databases keep (PostgreSQL stores microseconds), so a
+// value read back equals the value written.
+func (s *Store) timestamp() time.Time { return s.now().Truncate(time.Microsecond) }
+
+// Tx implements store.Store.
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, dialect: s.dialect, inTx: true, now: s.now})
+	})
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// forUpdate locks the rows read, where the database can: SQLite's immediate transactions already
+// serialise writers.
+func (s *Store) forUpdate(q *gorm.DB) *gorm.DB {
+	if s.dialect == Postgres {
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}
+
+// adapt turns driver errors into domain errors; what must be named is given by what.
+func adapt(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return errs.NotFound("%s not found", what)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505":
+			return &errs.Error{Kind: errs.KindConflict, Message: what + " already exists", Cause: err}
+		case "23503":
+			return &errs.Error{Kind: errs.KindNotFound, Message: "the record " + what + " refers to does not exist", Cause: err}
+		}
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "UNIQUE constraint failed"):
+		return &errs.Error{Kind: errs.KindConflict, Message: what + " already exists", Cause: err}
+	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
+		return &errs.Error{Kind: errs.KindNotFound, Message: "the record " + what + " refers to does not exist", Cause: err}
+	}
+	return fmt.Errorf("storage: %s: %w", what, err)
+}
+
+// CreateConnection implements store.ConnectionStore.
+func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error {
+	now := s.timestamp()
+	c.CreatedAt, c.UpdatedAt = now, now
+	return adapt(s.db.WithContext(ctx).Create(toConnectionRow(c)).Error, "connection "+c.ID)
+}
+
+// GetConnection implements store.ConnectionStore.
+func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection, error) {
+	var row connectionRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, adapt(err, "connection "+id)
+	}
+	return row.toStore(), nil
+}
+
+// ListConnections implements store.ConnectionStore.
+func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) ([]*store.Connection, error) {
+	q := s.db.WithContext(ctx).Order("id ASC").Limit(f.Limit)
+	if f.State != "" {
+		q = q.Where("state = ?", string(f.State))
+	}
+	if f.AfterID != "" {
+		q = q.Where("id > ?", f.AfterID)
+	}
+	var rows []connectionRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, adapt(err, "connections")
+	}
+	out := make([]*store.Connection, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toStore()
+	}
+	return out, nil
+}
+
+// UpdateConnection implements store.ConnectionStore.
+func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.Connection) error) (*store.Connection, error) {
+	var out *store.Connection
+	err := s.Tx(ctx, func(tx store.Store) error {
+		t := tx.(*Store)
+		var row connectionRow
+		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", id).Take(&row).Error; err != nil {
+			return adapt(err, "connection "+id)
+		}
+		c := row.toStore()
+		if err := fn(c); err != nil {
+			return err
+		}
+		// The id and creation time are the record's identity; fn cannot change them.
+		c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt, t.timestamp()
+		if err := t.db.WithContext(ctx).Select("*").Save(toConnectionRow(c)).Error; err != nil {
+			return adapt(err, "connection "+id)
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// DeleteConnection implements store.ConnectionStore.
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&connectionRow{})
+	if res.Error != nil {
+		return adapt(res.Error, "connection "+id)
+	}
+	if res.RowsAffected == 0 {
+		return errs.NotFound("connection %s not found", id)
+	}
+	return nil
+}
+
+// CreateRun implements store.RunStore.
+func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.timestamp()
+	}
+	return adapt(s.db.WithContext(ctx).Create(toRunRow(r)).Error, "run "+r.ID)
+}
+
+// GetRun implements store.RunStore.
+func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
+	var row runRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, adapt(err, "run "+id)
+	}
+	return row.toStore(), nil
+}
+
+// UpdateRun implements store.RunStore.
+func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*store.Run) error) (*store.Run, error) {
+	var out *store.Run
+	err := s.Tx(ctx, func(tx store.Store) error {
+		t := tx.(*Store)
+		var row runRow
+		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", id).Take(&row).Error; err != nil {
+			return adapt(err, "run "+id)
+		}
+		r := row.toStore()
+		if err := fn(r); err != nil {
+			return err
+		}
+		r.ID, r.ConnectionID, r.CreatedAt = row.ID, row.ConnectionID, row.CreatedAt
+		if err := t.db.WithContext(ctx).Select("*").Save(toRunRow(r)).Error; err != nil {
+			return adapt(err, "run "+id)
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// ListRuns implements store.RunStore.
+func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
+	q := s.db.WithContext(ctx).Order("id DESC").Limit(f.Limit)
+	if f.ConnectionID != "" {
+		q = q.Where("connection_id = ?", f.ConnectionID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", string(f.Kind))
+	}
+	if f.State != "" {
+		q = q.Where("state = ?", string(f.State))
+	}
+	if f.BeforeID != "" {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	var rows []runRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, adapt(err, "runs")
+	}
+	out := make([]*store.Run, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toStore()
+	}
+	return out, nil
+}
+
+// AddRunItems implements store.RunStore.
+func (s *Store) AddRunItems(ctx context.Context, items ...*store.RunItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	now := s.timestamp()
+	rows := make([]*runItemRow, len(items))
+	for i, it := range items {
+		if it.CreatedAt.IsZero() {
+			it.CreatedAt = now
+		}
+		rows[i] = toRunItemRow(it)
+	}
+	return adapt(s.db.WithContext(ctx).CreateInBatches(rows, 200).Error, "run items of run "+items[0].RunID)
+}
+
+// ListRunItems implements store.RunStore.
+func (s *Store) ListRunItems(ctx context.Context, f store.RunItemFilter) ([]*store.RunItem, error) {
+	q := s.db.WithContext(ctx).Where("run_id = ?", f.RunID).Order("id ASC").Limit(f.Limit)
+	if f.Outcome != "" {
+		q = q.Where("outcome = ?", string(f.Outcome))
+	}
+	if f.Entity != "" {
+		q = q.Where("entity = ?", string(f.Entity))
+	}
+	if f.AfterID != "" {
+		q = q.Where("id > ?", f.AfterID)
+	}
+	var rows []runItemRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, adapt(err, "run items")
+	}
+	out := make([]*store.RunItem, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toStore()
+	}
+	return out, nil
+}
+
+// GetLink implements store.LinkStore.
+func (s *Store) GetLink(ctx context.Context, connectionID string, entity store.Entity, handyID string) (*store.Link, error) {
+	var row linkRow
+	err := s.db.WithContext(ctx).
+		Where("connection_id = ? AND entity = ? AND handy_id = ?", connectionID, string(entity), handyID).
+		Take(&row).Error
+	if err != nil {
+		return nil, adapt(err, fmt.Sprintf("link for %s %s", entity, handyID))
+	}
+	return row.toStore(), nil
+}
+
+// FindLinkByBindID implements store.LinkStore.
+func (s *Store) FindLinkByBindID(ctx context.Context, connectionID string, entity store.Entity, bindID string) (*store.Link, error) {
+	var row linkRow
+	err := s.db.WithContext(ctx).
+		Where("connection_id = ? AND entity = ? AND bind_id = ?", connectionID, string(entity), bindID).
+		Order("updated_at DESC").Take(&row).Error
+	if err != nil {
+		return nil, adapt(err, fmt.Sprintf("link to Bind %s %s", entity, bindID))
+	}
+	return row.toStore(), nil
+}
+
+// PutLink implements store.LinkStore.
+func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
+	now := s.timestamp()
+	row := &linkRow{
+		ConnectionID:   l.ConnectionID,
+		Entity:         string(l.Entity),
+		HandyID:        l.HandyID,
+		BindID:         l.BindID,
+		State:          string(l.State),
+		PayloadDigest:  l.PayloadDigest,
+		MappingVersion: l.MappingVersion,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "connection_id"}, {Name: "entity"}, {Name: "handy_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"bind_id", "state", "payload_digest", "mapping_version", "updated_at"}),
+	}).Create(row).Error
+	if err != nil {
+		return adapt(err, fmt.Sprintf("link for %s %s", l.Entity, l.HandyID))
+	}
+	stored, err := s.GetLink(ctx, l.ConnectionID, l.Entity, l.HandyID)
+	if err != nil {
+		return err
+	}
+	*l = *stored
+	return nil
+}

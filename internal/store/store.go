@@ -1,0 +1,268 @@
+// Package store defines what handybind keeps: connections, runs with their items, and the links
+// from Handy ids to Bind ids. The interfaces are narrow and split by aggregate; sqlstore implements
+// them on PostgreSQL and SQLite, and storetest holds the conformance suite both must pass.
+//
+// Errors: a missing record is an errs.KindNotFound error, a duplicate key an errs.KindConflict
+// error; every other driver error is wrapped and returned as is.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/handybind/handybind/internal/secret"
+)
+
+// Store is the whole storage. Methods called on it run in their own transaction each; Tx runs
+// several atomically.
+type Store interface {
+	ConnectionStore
+	RunStore
+	LinkStore
+
+	// Tx runs fn in one transaction: it commits when fn returns nil and rolls back otherwise.
+	// Inside fn use only tx: on SQLite the single connection is held by the transaction.
+	Tx(ctx context.Context, fn func(tx Store) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}
+
+// ConnectionState is the life-cycle state of a connection.
+type ConnectionState string
+
+// The connection states.
+const (
+	ConnectionDraft  ConnectionState = "draft"
+	ConnectionActive ConnectionState = "active"
+	ConnectionPaused ConnectionState = "paused"
+	ConnectionError  ConnectionState = "error"
+)
+
+// Connection links one Handy account to one Bind ERP company. Tokens are only ever held sealed.
+type Connection struct {
+	ID          string
+	DisplayName string
+	State       ConnectionState
+	StateReason string
+
+	HandyBaseURL string
+	HandyToken   secret.Sealed
+	BindBaseURL  string
+	BindUserName string
+	BindToken    secret.Sealed
+
+	Settings       Settings
+	MappingVersion string
+	Resolved       ResolvedIDs
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Settings are the Bind names chosen for a connection.
+type Settings struct {
+	PriceList     string
+	Currency      string
+	Warehouse     string
+	LedgerAccount string
+	TimeZone      string
+}
+
+// ResolvedIDs are the Bind ids the settings resolved to at activation; ResolvedAt is zero before.
+type ResolvedIDs struct {
+	PriceListID string
+	CurrencyID  string
+	WarehouseID string
+	LocationID  string
+	AccountID   string
+	UserID      string
+	ResolvedAt  time.Time
+}
+
+// ConnectionFilter selects a page of connections.
+type ConnectionFilter struct {
+	State   ConnectionState // empty: any
+	AfterID string          // only ids greater than this (paging)
+	Limit   int
+}
+
+// ConnectionStore keeps connections.
+type ConnectionStore interface {
+	// CreateConnection inserts c; c.ID must be set. CreatedAt and UpdatedAt are set by the store.
+	// An existing id is a conflict.
+	CreateConnection(ctx context.Context, c *Connection) error
+	// GetConnection returns the connection or a not-found error.
+	GetConnection(ctx context.Context, id string) (*Connection, error)
+	// ListConnections returns up to f.Limit connections in ascending id order (ids are time-ordered,
+	// so this is creation order).
+	ListConnections(ctx context.Context, f ConnectionFilter) ([]*Connection, error)
+	// UpdateConnection reads the connection, lets fn change it and writes it back, atomically;
+	// an error from fn aborts without writing. It returns the stored result.
+	UpdateConnection(ctx context.Context, id string, fn func(c *Connection) error) (*Connection, error)
+	// DeleteConnection removes the connection with its runs, items and links; a missing one is not-found.
+	DeleteConnection(ctx context.Context, id string) error
+}
+
+// SyncKind is what a run synchronises.
+type SyncKind string
+
+// The sync kinds.
+const (
+	SyncProducts     SyncKind = "products"
+	SyncSales        SyncKind = "sales"
+	SyncDeletedSales SyncKind = "deleted_sales"
+)
+
+// RunTrigger is what started a run.
+type RunTrigger string
+
+// The run triggers.
+const (
+	TriggerSchedule   RunTrigger = "schedule"
+	TriggerManual     RunTrigger = "manual"
+	TriggerActivation RunTrigger = "activation"
+)
+
+// RunState is where a run is in its life.
+type RunState string
+
+// The run states.
+const (
+	RunQueued    RunState = "queued"
+	RunRunning   RunState = "running"
+	RunSucceeded RunState = "succeeded"
+	RunPartial   RunState = "partial"
+	RunFailed    RunState = "failed"
+)
+
+// Counts count a run's items by outcome.
+type Counts struct {
+	Created, Updated, Unchanged, Deleted, Skipped, Failed int
+}
+
+// Run is one execution of one kind of sync for one connection.
+type Run struct {
+	ID              string
+	ConnectionID    string
+	Kind            SyncKind
+	Trigger         RunTrigger
+	State           RunState
+	MappingVersion  string
+	MappingChecksum string
+	WindowStart     time.Time // zero when the kind reads no window
+	WindowEnd       time.Time
+	Counts          Counts
+	Error           string
+	CreatedAt       time.Time
+	StartedAt       time.Time // zero until it starts
+	FinishedAt      time.Time // zero until it ends
+}
+
+// Entity is the kind of record a run item or link is about.
+type Entity string
+
+// The entities.
+const (
+	EntityProduct  Entity = "product"
+	EntityCustomer Entity = "customer"
+	EntitySale     Entity = "sale"
+)
+
+// Outcome is what a run did with one record.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeCreated   Outcome = "created"
+	OutcomeUpdated   Outcome = "updated"
+	OutcomeUnchanged Outcome = "unchanged"
+	OutcomeDeleted   Outcome = "deleted"
+	OutcomeSkipped   Outcome = "skipped"
+	OutcomeFailed    Outcome = "failed"
+)
+
+// RunItem is one record a run touched.
+type RunItem struct {
+	ID             string
+	RunID          string
+	Entity         Entity
+	HandyID        string
+	BindID         string
+	Outcome        Outcome
+	Reason         string
+	PayloadDigest  string
+	MappingVersion string
+	CreatedAt      time.Time
+}
+
+// RunFilter selects a page of runs.
+type RunFilter struct {
+	ConnectionID string // empty: every connection
+	Kind         SyncKind
+	State        RunState
+	BeforeID     string // only ids less than this (paging, newest first)
+	Limit        int
+}
+
+// RunItemFilter selects a page of a run's items.
+type RunItemFilter struct {
+	RunID   string
+	Outcome Outcome
+	Entity  Entity
+	AfterID string
+	Limit   int
+}
+
+// RunStore keeps run history.
+type RunStore interface {
+	// CreateRun inserts r; r.ID must be set. CreatedAt is set by the store when zero.
+	CreateRun(ctx context.Context, r *Run) error
+	// GetRun returns the run or a not-found error.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// UpdateRun reads the run, lets fn change it and writes it back, atomically.
+	UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error)
+	// ListRuns returns up to f.Limit runs, newest first (descending id).
+	ListRuns(ctx context.Context, f RunFilter) ([]*Run, error)
+	// AddRunItems appends items to their runs; each item's ID must be set.
+	AddRunItems(ctx context.Context, items ...*RunItem) error
+	// ListRunItems returns up to f.Limit items of one run in the order they were added.
+	ListRunItems(ctx context.Context, f RunItemFilter) ([]*RunItem, error)
+}
+
+// LinkState says how far the creation of a Bind record has got.
+type LinkState string
+
+// The link states.
+const (
+	// LinkPending: the create was about to be sent; after a crash or timeout Bind must be searched
+	// before anything is re-sent.
+	LinkPending LinkState = "pending"
+	// LinkConfirmed: the Bind record exists with BindID.
+	LinkConfirmed LinkState = "confirmed"
+	// LinkDeleted: the Bind record was deleted (or cancelled) on purpose.
+	LinkDeleted LinkState = "deleted"
+)
+
+// Link ties a Handy record to the Bind record made from it.
+type Link struct {
+	ConnectionID   string
+	Entity         Entity
+	HandyID        string
+	BindID         string
+	State          LinkState
+	PayloadDigest  string
+	MappingVersion string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// LinkStore keeps the Handy-id to Bind-id ledger.
+type LinkStore interface {
+	// GetLink returns the link or a not-found error.
+	GetLink(ctx context.Context, connectionID string, entity Entity, handyID string) (*Link, error)
+	// PutLink inserts or replaces the link for (ConnectionID, Entity, HandyID). CreatedAt is kept
+	// from the first insert; UpdatedAt is set by the store.
+	PutLink(ctx context.Context, l *Link) error
+	// FindLinkByBindID returns the link whose Bind record is bindID, or a not-found error.
+	FindLinkByBindID(ctx context.Context, connectionID string, entity Entity, bindID string) (*Link, error)
+}
