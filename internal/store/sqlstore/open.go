@@ -73,14 +73,13 @@ func ParseURL(raw string) (Target, error) {
 // Redact hides the password of a database URL, for logs and messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(raw, "@") {
-			return "<unparseable database URL>"
-		}
-		return raw
+	if err != nil {
+		return "<unparseable database URL>"
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
 	}
 	q := u.Query()
 	if q.Has("password") {

@@ -36,8 +36,8 @@ type connectionRow struct {
 	AccountID            string
 	UserID               string
 	ResolvedAt           sql.NullTime
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	CreatedAt            time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt            time.Time `gorm:"autoUpdateTime:false"`
 }
 
 func (connectionRow) TableName() string { return "connections" }
@@ -123,7 +123,7 @@ type runRow struct {
 	SkippedCount    int
 	FailedCount     int
 	Error           string
-	CreatedAt       time.Time
+	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
 	StartedAt       sql.NullTime
 	FinishedAt      sql.NullTime
 }
@@ -190,7 +190,7 @@ type runItemRow struct {
 	Reason         string
 	PayloadDigest  string
 	MappingVersion string
-	CreatedAt      time.Time
+	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
 }
 
 func (runItemRow) TableName() string { return "run_items" }
@@ -233,8 +233,8 @@ type linkRow struct {
 	State          string
 	PayloadDigest  string
 	MappingVersion string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
 }
 
 func (linkRow) TableName() string { return "links" }

@@ -139,7 +139,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.
 			return err
 		}
 		// The id and creation time are the record's identity; fn cannot change them.
-		c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt, t.timestamp()
+		c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt.UTC(), t.timestamp()
 		if err := t.db.WithContext(ctx).Select("*").Save(toConnectionRow(c)).Error; err != nil {
 			return adapt(err, "connection "+id)
 		}
@@ -191,7 +191,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*store.Run) er
 		if err := fn(r); err != nil {
 			return err
 		}
-		r.ID, r.ConnectionID, r.CreatedAt = row.ID, row.ConnectionID, row.CreatedAt
+		r.ID, r.ConnectionID, r.CreatedAt = row.ID, row.ConnectionID, row.CreatedAt.UTC()
 		if err := t.db.WithContext(ctx).Select("*").Save(toRunRow(r)).Error; err != nil {
 			return adapt(err, "run "+id)
 		}

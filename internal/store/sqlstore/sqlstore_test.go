@@ -1,0 +1,103 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/store/storetest"
+	"github.com/handybind/handybind/internal/testdb"
+)
+
+func open(t *testing.T, url string) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), url, nil)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return db
+}
+
+func migrated(t *testing.T, url string) store.Store {
+	t.Helper()
+	db := open(t, url)
+	st, err := db.Migrate(context.Background(), nil)
+	require.NoError(t, err)
+	require.False(t, st.Behind(), st.String())
+	return sqlstore.New(db)
+}
+
+func TestConformanceSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return migrated(t, testdb.SQLite(t)) })
+}
+
+func TestConformancePostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return migrated(t, testdb.Postgres(t)) })
+}
+
+func TestMigrationStatus(t *testing.T) {
+	t.Parallel()
+	for name, url := range testdb.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db := open(t, url)
+			st, err := db.Status(ctx)
+			require.NoError(t, err)
+			require.True(t, st.Behind(), "a new database is behind")
+			require.EqualValues(t, 0, st.Current)
+			require.NotEmpty(t, st.RiverPending)
+
+			st, err = db.Migrate(ctx, nil)
+			require.NoError(t, err)
+			require.False(t, st.Behind(), st.String())
+			require.Equal(t, st.Target, st.Current)
+
+			// Migrating again is a no-op.
+			again, err := db.Migrate(ctx, nil)
+			require.NoError(t, err)
+			require.Equal(t, st, again)
+		})
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		dialect sqlstore.Dialect
+		path    string
+		wantErr string
+	}{
+		{in: "sqlite:data/h.db", dialect: sqlstore.SQLite, path: "data/h.db"},
+		{in: "sqlite:///abs/h.db", dialect: sqlstore.SQLite, path: "/abs/h.db"},
+		{in: "file:h.db", dialect: sqlstore.SQLite, path: "h.db"},
+		{in: "postgres://u:p@h/db", dialect: sqlstore.Postgres},
+		{in: "postgresql://h/db", dialect: sqlstore.Postgres},
+		{in: "sqlite:", wantErr: "names no file"},
+		{in: "sqlite:h.db?cache=shared", wantErr: "remove"},
+		{in: "mysql://u:secretpw@h/db", wantErr: "want postgres"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := sqlstore.ParseURL(tc.in)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.NotContains(t, err.Error(), "secretpw")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.dialect, got.Dialect)
+			require.Equal(t, tc.path, got.Path)
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "postgres://u:REDACTED@h/db", sqlstore.Redact("postgres://u:hunter2@h/db"))
+	require.NotContains(t, sqlstore.Redact("postgres://h/db?password=hunter2"), "hunter2")
+	require.Equal(t, "sqlite:x.db", sqlstore.Redact("sqlite:x.db"))
+}

@@ -1,0 +1,376 @@
+// Package storetest is the conformance suite every store.Store implementation must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// Run runs the suite; newStore must return an empty, migrated store for each call.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"ConnectionRoundTrip", testConnectionRoundTrip},
+		{"ConnectionMissesAndDuplicates", testConnectionMissesAndDuplicates},
+		{"ConnectionListPages", testConnectionListPages},
+		{"ConnectionUpdate", testConnectionUpdate},
+		{"ConnectionConcurrentUpdates", testConnectionConcurrentUpdates},
+		{"ConnectionDeleteCascades", testConnectionDeleteCascades},
+		{"Runs", testRuns},
+		{"RunItems", testRunItems},
+		{"Links", testLinks},
+		{"TxCommitsAndRollsBack", testTx},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+func newID(t *testing.T) string {
+	t.Helper()
+	id, err := uuid.NewV7()
+	require.NoError(t, err)
+	return id.String()
+}
+
+func sampleConnection(t *testing.T) *store.Connection {
+	return &store.Connection{
+		ID:           newID(t),
+		DisplayName:  "Distribuidora del Norte",
+		State:        store.ConnectionDraft,
+		HandyBaseURL: "http://127.0.0.1:1/api/v2",
+		HandyToken:   secret.Sealed{KeyID: "k1", Ciphertext: []byte{0, 1, 2, 3, 255}},
+		BindBaseURL:  "http://127.0.0.1:2",
+		BindUserName: "ventas@example.com",
+		BindToken:    secret.Sealed{KeyID: "k2", Ciphertext: []byte{9, 8, 7}},
+		Settings: store.Settings{
+			PriceList: "Lista General", Currency: "MXN", Warehouse: "Matriz",
+			LedgerAccount: "105-01-001", TimeZone: "America/Mexico_City",
+		},
+		MappingVersion: "v1",
+	}
+}
+
+func requireKind(t *testing.T, err error, k errs.Kind) {
+	t.Helper()
+	require.Error(t, err)
+	require.Equal(t, k, errs.KindOf(err), "error %q", err)
+}
+
+func testConnectionRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	c.Resolved = store.ResolvedIDs{
+		PriceListID: "pl", CurrencyID: "cur", WarehouseID: "wh", LocationID: "loc", AccountID: "acc", UserID: "usr",
+		ResolvedAt: time.Date(2026, 3, 1, 8, 0, 0, 123456000, time.UTC),
+	}
+	require.NoError(t, s.CreateConnection(ctx, c))
+	require.False(t, c.CreatedAt.IsZero())
+	require.Equal(t, c.CreatedAt, c.UpdatedAt)
+
+	got, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, c, got)
+}
+
+func testConnectionMissesAndDuplicates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.GetConnection(ctx, newID(t))
+	requireKind(t, err, errs.KindNotFound)
+
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+	requireKind(t, s.CreateConnection(ctx, c), errs.KindConflict)
+
+	requireKind(t, s.DeleteConnection(ctx, newID(t)), errs.KindNotFound)
+	_, err = s.UpdateConnection(ctx, newID(t), func(*store.Connection) error { return nil })
+	requireKind(t, err, errs.KindNotFound)
+}
+
+func testConnectionListPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var ids []string
+	for i := range 5 {
+		c := sampleConnection(t)
+		c.DisplayName = fmt.Sprintf("c%d", i)
+		if i%2 == 1 {
+			c.State = store.ConnectionActive
+		}
+		require.NoError(t, s.CreateConnection(ctx, c))
+		ids = append(ids, c.ID)
+	}
+	first, err := s.ListConnections(ctx, store.ConnectionFilter{Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, ids[:2], connIDs(first))
+	rest, err := s.ListConnections(ctx, store.ConnectionFilter{Limit: 10, AfterID: first[1].ID})
+	require.NoError(t, err)
+	require.Equal(t, ids[2:], connIDs(rest))
+
+	active, err := s.ListConnections(ctx, store.ConnectionFilter{Limit: 10, State: store.ConnectionActive})
+	require.NoError(t, err)
+	require.Equal(t, []string{ids[1], ids[3]}, connIDs(active))
+}
+
+func connIDs(cs []*store.Connection) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+func testConnectionUpdate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	boom := errors.New("boom")
+	_, err := s.UpdateConnection(ctx, c.ID, func(c *store.Connection) error {
+		c.DisplayName = "never written"
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	got, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "Distribuidora del Norte", got.DisplayName)
+
+	time.Sleep(2 * time.Millisecond)
+	updated, err := s.UpdateConnection(ctx, c.ID, func(u *store.Connection) error {
+		u.ID = "ignored"
+		u.DisplayName = "Renamed"
+		u.State = store.ConnectionPaused
+		u.HandyToken = secret.Sealed{}
+		u.Settings.Warehouse = ""
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, c.ID, updated.ID)
+	require.True(t, updated.UpdatedAt.After(c.UpdatedAt))
+	got, err = s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, updated, got)
+	require.Equal(t, "Renamed", got.DisplayName)
+	require.True(t, got.HandyToken.IsZero(), "a cleared token is stored as cleared")
+	require.Empty(t, got.Settings.Warehouse, "zero values are written, not skipped")
+	require.Equal(t, c.CreatedAt, got.CreatedAt)
+}
+
+func testConnectionConcurrentUpdates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	c.DisplayName = "0"
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	const writers = 8
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			_, err := s.UpdateConnection(ctx, c.ID, func(u *store.Connection) error {
+				var n int
+				_, _ = fmt.Sscan(u.DisplayName, &n)
+				u.DisplayName = fmt.Sprint(n + 1)
+				return nil
+			})
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	got, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprint(writers), got.DisplayName, "no update may be lost")
+}
+
+func testConnectionDeleteCascades(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+	r := &store.Run{ID: newID(t), ConnectionID: c.ID, Kind: store.SyncSales, Trigger: store.TriggerManual, State: store.RunQueued}
+	require.NoError(t, s.CreateRun(ctx, r))
+	require.NoError(t, s.AddRunItems(ctx, &store.RunItem{ID: newID(t), RunID: r.ID, Entity: store.EntitySale, HandyID: "1", Outcome: store.OutcomeCreated}))
+	require.NoError(t, s.PutLink(ctx, &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "1", BindID: "b", State: store.LinkConfirmed}))
+
+	require.NoError(t, s.DeleteConnection(ctx, c.ID))
+	_, err := s.GetConnection(ctx, c.ID)
+	requireKind(t, err, errs.KindNotFound)
+	_, err = s.GetRun(ctx, r.ID)
+	requireKind(t, err, errs.KindNotFound)
+	items, err := s.ListRunItems(ctx, store.RunItemFilter{RunID: r.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, items)
+	_, err = s.GetLink(ctx, c.ID, store.EntitySale, "1")
+	requireKind(t, err, errs.KindNotFound)
+}
+
+func testRuns(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	orphan := &store.Run{ID: newID(t), ConnectionID: newID(t), Kind: store.SyncSales, Trigger: store.TriggerManual, State: store.RunQueued}
+	requireKind(t, s.CreateRun(ctx, orphan), errs.KindNotFound)
+
+	var runs []*store.Run
+	for i := range 4 {
+		kind := store.SyncSales
+		if i == 2 {
+			kind = store.SyncProducts
+		}
+		r := &store.Run{ID: newID(t), ConnectionID: c.ID, Kind: kind, Trigger: store.TriggerSchedule, State: store.RunQueued, MappingVersion: "v1", MappingChecksum: "abc"}
+		require.NoError(t, s.CreateRun(ctx, r))
+		runs = append(runs, r)
+	}
+	got, err := s.GetRun(ctx, runs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, runs[0], got)
+	_, err = s.GetRun(ctx, newID(t))
+	requireKind(t, err, errs.KindNotFound)
+
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	done, err := s.UpdateRun(ctx, runs[1].ID, func(r *store.Run) error {
+		r.State = store.RunPartial
+		r.WindowStart, r.WindowEnd = start, start.Add(10*time.Minute)
+		r.StartedAt, r.FinishedAt = start.Add(11*time.Minute), start.Add(12*time.Minute)
+		r.Counts = store.Counts{Created: 3, Failed: 1, Skipped: 2}
+		r.Error = "1 sale failed"
+		return nil
+	})
+	require.NoError(t, err)
+	got, err = s.GetRun(ctx, runs[1].ID)
+	require.NoError(t, err)
+	require.Equal(t, done, got)
+	require.Equal(t, 3, got.Counts.Created)
+	require.Equal(t, start, got.WindowStart)
+
+	newest, err := s.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{runs[3].ID, runs[2].ID}, runIDs(newest))
+	older, err := s.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Limit: 10, BeforeID: newest[1].ID})
+	require.NoError(t, err)
+	require.Equal(t, []string{runs[1].ID, runs[0].ID}, runIDs(older))
+
+	sales, err := s.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Kind: store.SyncSales, State: store.RunQueued, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{runs[3].ID, runs[0].ID}, runIDs(sales))
+}
+
+func runIDs(rs []*store.Run) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func testRunItems(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+	r := &store.Run{ID: newID(t), ConnectionID: c.ID, Kind: store.SyncSales, Trigger: store.TriggerManual, State: store.RunRunning}
+	require.NoError(t, s.CreateRun(ctx, r))
+
+	var items []*store.RunItem
+	for i := range 250 {
+		outcome := store.OutcomeCreated
+		if i%10 == 0 {
+			outcome = store.OutcomeFailed
+		}
+		items = append(items, &store.RunItem{
+			ID: newID(t), RunID: r.ID, Entity: store.EntitySale, HandyID: fmt.Sprint(i),
+			Outcome: outcome, Reason: "why", PayloadDigest: "d", MappingVersion: "v1",
+		})
+	}
+	require.NoError(t, s.AddRunItems(ctx, items...))
+
+	page, err := s.ListRunItems(ctx, store.RunItemFilter{RunID: r.ID, Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page, 100)
+	require.Equal(t, items[0], page[0])
+	require.Equal(t, "99", page[99].HandyID)
+	next, err := s.ListRunItems(ctx, store.RunItemFilter{RunID: r.ID, Limit: 1000, AfterID: page[99].ID})
+	require.NoError(t, err)
+	require.Len(t, next, 150)
+	require.Equal(t, "100", next[0].HandyID)
+
+	failed, err := s.ListRunItems(ctx, store.RunItemFilter{RunID: r.ID, Outcome: store.OutcomeFailed, Entity: store.EntitySale, Limit: 1000})
+	require.NoError(t, err)
+	require.Len(t, failed, 25)
+	none, err := s.ListRunItems(ctx, store.RunItemFilter{RunID: r.ID, Entity: store.EntityProduct, Limit: 1000})
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+func testLinks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	_, err := s.GetLink(ctx, c.ID, store.EntitySale, "42")
+	requireKind(t, err, errs.KindNotFound)
+
+	l := &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "42", State: store.LinkPending, PayloadDigest: "d1", MappingVersion: "v1"}
+	require.NoError(t, s.PutLink(ctx, l))
+	created := l.CreatedAt
+	require.False(t, created.IsZero())
+
+	time.Sleep(2 * time.Millisecond)
+	l2 := &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "42", BindID: "guid-1", State: store.LinkConfirmed, PayloadDigest: "d1", MappingVersion: "v1"}
+	require.NoError(t, s.PutLink(ctx, l2))
+	require.Equal(t, created, l2.CreatedAt, "an upsert keeps the first insert's time")
+	require.True(t, l2.UpdatedAt.After(created))
+
+	got, err := s.GetLink(ctx, c.ID, store.EntitySale, "42")
+	require.NoError(t, err)
+	require.Equal(t, l2, got)
+	byBind, err := s.FindLinkByBindID(ctx, c.ID, store.EntitySale, "guid-1")
+	require.NoError(t, err)
+	require.Equal(t, "42", byBind.HandyID)
+	_, err = s.FindLinkByBindID(ctx, c.ID, store.EntityCustomer, "guid-1")
+	requireKind(t, err, errs.KindNotFound)
+
+	orphan := &store.Link{ConnectionID: newID(t), Entity: store.EntitySale, HandyID: "1", State: store.LinkPending}
+	requireKind(t, s.PutLink(ctx, orphan), errs.KindNotFound)
+}
+
+func testTx(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	boom := errors.New("boom")
+	err := s.Tx(ctx, func(tx store.Store) error {
+		require.NoError(t, tx.CreateConnection(ctx, c))
+		_, err := tx.GetConnection(ctx, c.ID)
+		require.NoError(t, err, "a transaction sees its own writes")
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = s.GetConnection(ctx, c.ID)
+	requireKind(t, err, errs.KindNotFound)
+
+	require.NoError(t, s.Tx(ctx, func(tx store.Store) error {
+		if err := tx.CreateConnection(ctx, c); err != nil {
+			return err
+		}
+		_, err := tx.UpdateConnection(ctx, c.ID, func(u *store.Connection) error {
+			u.State = store.ConnectionActive
+			return nil
+		})
+		return err
+	}))
+	got, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.ConnectionActive, got.State)
+}
