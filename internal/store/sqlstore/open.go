@@ -152,6 +152,13 @@ func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: creating folder for %s: %w", t.Path, err)
 		}
 	}
+	// The file holds sealed tokens and customer data: create it readable by its owner only (SQLite
+	// gives its -wal and -shm files the same mode).
+	if f, err := os.OpenFile(t.Path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		_ = f.Close()
+	} else {
+		return nil, fmt.Errorf("sqlite: creating %s: %w", t.Path, err)
+	}
 	sqlDB, err := sql.Open("sqlite", t.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", t.Path, err)

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/errs"
+)
+
+// ConnectionServer serves pb.ConnectionService.
+type ConnectionServer struct {
+	pb.UnimplementedConnectionServiceServer
+	svc *connection.Service
+	log *slog.Logger
+}
+
+// NewConnectionServer returns a ConnectionServer.
+func NewConnectionServer(svc *connection.Service, log *slog.Logger) *ConnectionServer {
+	return &ConnectionServer{svc: svc, log: log}
+}
+
+func inputFromProto(c *pb.Connection) connection.Input {
+	in := connection.Input{
+		DisplayName:    c.GetDisplayName(),
+		HandyBaseURL:   c.GetHandy().GetBaseUrl(),
+		HandyToken:     c.GetHandy().GetToken(),
+		BindBaseURL:    c.GetBind().GetBaseUrl(),
+		BindUserName:   c.GetBind().GetUserName(),
+		BindToken:      c.GetBind().GetToken(),
+		MappingVersion: c.GetMappingVersion(),
+	}
+	in.Settings.PriceList = c.GetSettings().GetPriceList()
+	in.Settings.Currency = c.GetSettings().GetCurrency()
+	in.Settings.Warehouse = c.GetSettings().GetWarehouse()
+	in.Settings.LedgerAccount = c.GetSettings().GetLedgerAccount()
+	in.Settings.TimeZone = c.GetSettings().GetTimeZone()
+	return in
+}
+
+// CreateConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) CreateConnection(ctx context.Context, req *pb.CreateConnectionRequest) (*pb.Connection, error) {
+	c, err := s.svc.Create(ctx, inputFromProto(req.GetConnection()))
+	if err != nil {
+		return nil, prefixViolations(err, "connection.")
+	}
+	return connectionToProto(c), nil
+}
+
+// GetConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) GetConnection(ctx context.Context, req *pb.GetConnectionRequest) (*pb.Connection, error) {
+	c, err := s.svc.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return connectionToProto(c), nil
+}
+
+// ListConnections implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) ListConnections(ctx context.Context, req *pb.ListConnectionsRequest) (*pb.ListConnectionsResponse, error) {
+	cs, next, err := s.svc.List(ctx, connection.ListRequest{
+		PageSize:  req.GetPageSize(),
+		PageToken: req.GetPageToken(),
+		State:     reverse(connectionStates, req.GetState()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.ListConnectionsResponse{NextPageToken: next, Connections: make([]*pb.Connection, len(cs))}
+	for i, c := range cs {
+		out.Connections[i] = connectionToProto(c)
+	}
+	return out, nil
+}
+
+// Groups in an update mask stand for all their fields.
+var maskGroups = map[string][]string{
+	"handy":    {connection.FieldHandyBaseURL, connection.FieldHandyToken},
+	"bind":     {connection.FieldBindBaseURL, connection.FieldBindUserName, connection.FieldBindToken},
+	"settings": {connection.FieldPriceList, connection.FieldCurrency, connection.FieldWarehouse, connection.FieldLedgerAccount, connection.FieldTimeZone},
+}
+
+var outputOnly = []string{"id", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
+
+// maskFields expands an update mask into use-case field names, refusing output-only fields.
+func maskFields(paths []string) ([]string, error) {
+	var fields []string
+	var bad []errs.FieldViolation
+	for _, p := range paths {
+		switch {
+		case slices.Contains(outputOnly, p) || strings.HasPrefix(p, "resolved."):
+			bad = append(bad, errs.FieldViolation{Field: "update_mask", Description: p + " is output only and cannot be changed"})
+		case maskGroups[p] != nil:
+			fields = append(fields, maskGroups[p]...)
+		default:
+			fields = append(fields, p)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, errs.Invalid(bad...)
+	}
+	if len(fields) == 0 {
+		return nil, errs.InvalidField("update_mask", "names no field to change")
+	}
+	slices.Sort(fields)
+	return slices.Compact(fields), nil
+}
+
+// UpdateConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) UpdateConnection(ctx context.Context, req *pb.UpdateConnectionRequest) (*pb.Connection, error) {
+	fields, err := maskFields(req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.svc.Update(ctx, req.GetConnection().GetId(), inputFromProto(req.GetConnection()), fields)
+	if err != nil {
+		return nil, prefixViolations(err, "connection.")
+	}
+	return connectionToProto(c), nil
+}
+
+// DeleteConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) DeleteConnection(ctx context.Context, req *pb.DeleteConnectionRequest) (*emptypb.Empty, error) {
+	if err := s.svc.Delete(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// ActivateConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) ActivateConnection(ctx context.Context, req *pb.ActivateConnectionRequest) (*pb.Connection, error) {
+	if _, err := s.svc.Get(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	return nil, errs.Unimplemented("activating a connection needs the Handy and Bind clients to check tokens and resolve names, and the sync engine to start the first product sync; this build does not include them yet")
+}
+
+// PauseConnection implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) PauseConnection(ctx context.Context, req *pb.PauseConnectionRequest) (*pb.Connection, error) {
+	c, err := s.svc.Pause(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return connectionToProto(c), nil
+}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// RequestIDHeader carries a request id in both directions; the gateway forwards it.
+const RequestIDHeader = "x-request-id"
+
+type loggerKey struct{}
+
+// Logger returns the request-scoped logger (with the request id), or fallback.
+func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// UnaryInterceptors returns the server's interceptor chain, outermost first:
+//
+//	recovery → request id and logger → logging → protovalidate → domain-error mapping
+//
+// Recovery is outermost so that a panic anywhere becomes Internal and is logged; validation runs
+// before any handler; error mapping is innermost so the logging interceptor sees the final code.
+// Authentication will sit between logging and validation.
+func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator) []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{
+		recoveryInterceptor(log),
+		requestIDInterceptor(log),
+		loggingInterceptor(log),
+		validationInterceptor(v),
+		errorInterceptor(log),
+	}
+}
+
+func recoveryInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				Logger(ctx, log).ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error; the server log has the details (see the request id)")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func requestIDInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		id := ""
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if vals := md.Get(RequestIDHeader); len(vals) > 0 && validRequestID(vals[0]) {
+				id = vals[0]
+			}
+		}
+		if id == "" {
+			id = uuid.NewString()
+		}
+		_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+		ctx = context.WithValue(ctx, loggerKey{}, log.With("request_id", id))
+		return handler(ctx, req)
+	}
+}
+
+// validRequestID accepts caller-chosen ids that are safe to log and echo.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r == ':' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// loggingInterceptor logs one line per call: method, code and duration, never the payload, which
+// can carry tokens.
+func loggingInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		level := slog.LevelInfo
+		switch code {
+		case codes.Internal, codes.Unknown, codes.DataLoss:
+			level = slog.LevelError
+		case codes.OK:
+		default:
+			level = slog.LevelWarn
+		}
+		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration", time.Since(start)}
+		if err != nil {
+			attrs = append(attrs, "message", status.Convert(err).Message())
+		}
+		Logger(ctx, log).Log(ctx, level, "rpc", attrs...)
+		return resp, err
+	}
+}
+
+// validationInterceptor checks every request against its protovalidate rules and answers
+// INVALID_ARGUMENT with one field violation per broken rule.
+func validationInterceptor(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		msg, ok := req.(proto.Message)
+		if !ok {
+			return nil, status.Errorf(codes.Internal, "request of type %T is not a protobuf message", req)
+		}
+		if err := v.Validate(msg); err != nil {
+			return nil, validationStatus(err)
+		}
+		return handler(ctx, req)
+	}
+}
+
+func validationStatus(err error) error {
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		return status.Errorf(codes.Internal, "validating request: %v", err)
+	}
+	br := &errdetails.BadRequest{}
+	parts := make([]string, 0, len(verr.Violations))
+	for _, v := range verr.Violations {
+		field := protovalidate.FieldPathString(v.Proto.GetField())
+		if field == "" {
+			// Message-level rules are named "<field path>.<rule>" so they still point at a field.
+			if i := strings.LastIndexByte(v.Proto.GetRuleId(), '.'); i > 0 {
+				field = v.Proto.GetRuleId()[:i]
+			}
+		}
+		desc := v.Proto.GetMessage()
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
+		if field != "" && !strings.HasPrefix(desc, field) {
+			desc = field + ": " + desc
+		}
+		parts = append(parts, desc)
+	}
+	st := status.New(codes.InvalidArgument, "invalid request: "+strings.Join(parts, "; "))
+	if withDetails, derr := st.WithDetails(br); derr == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+func errorInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil {
+			return nil, toStatus(ctx, Logger(ctx, log), err)
+		}
+		return resp, nil
+	}
+}

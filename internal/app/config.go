@@ -1,0 +1,170 @@
+// Package app wires handybind together: configuration, storage, the gRPC server and its REST
+// gateway. The command line and the tests start the very same server through it.
+package app
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+)
+
+// Config is the whole server configuration. Zero values mean the defaults of Defaults().
+type Config struct {
+	// DataDir holds the embedded database and the generated key file.
+	DataDir string
+	// DatabaseURL is postgres://… or sqlite:PATH; empty means a SQLite file in DataDir.
+	DatabaseURL string
+	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free port.
+	GRPCAddr string
+	HTTPAddr string
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string
+	LogFormat string
+	// SecretKey is "<key id>:<base64 of 32 bytes>" and takes precedence over SecretKeyFile.
+	SecretKey string
+	// SecretKeyFile holds the token encryption keys; empty means DataDir/secret.key. On SQLite a
+	// missing file is created; on PostgreSQL it must exist, because every replica needs the same key.
+	SecretKeyFile string
+	// Migrate applies missing migrations at start instead of refusing to start.
+	Migrate bool
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults returns the configuration of the embedded default: SQLite under ./data, both servers
+// on the loopback interface only (nothing is exposed until an operator says so).
+func Defaults() Config {
+	return Config{
+		DataDir:         "data",
+		GRPCAddr:        "127.0.0.1:9090",
+		HTTPAddr:        "127.0.0.1:8080",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Database returns the database URL in effect.
+func (c Config) Database() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "handybind.db")
+}
+
+// KeyFile returns the key file path in effect.
+func (c Config) KeyFile() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var problems []error
+	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+
+	if c.DataDir == "" && (c.DatabaseURL == "" || (c.SecretKey == "" && c.SecretKeyFile == "")) {
+		add("data-dir: must not be empty")
+	}
+	if _, err := sqlstore.ParseURL(c.Database()); err != nil {
+		add("database-url: %v", err)
+	}
+	for name, addr := range map[string]string{"grpc-addr": c.GRPCAddr, "http-addr": c.HTTPAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add("%s: %q is not host:port", name, addr)
+		}
+	}
+	if c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
+		add("grpc-addr and http-addr: both are %q; they need different ports", c.GRPCAddr)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		add("log-level: %v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		add("log-format: %q is not text or json", c.LogFormat)
+	}
+	if c.SecretKey != "" {
+		if _, err := parseSecretKey(c.SecretKey); err != nil {
+			add("secret-key: %v", err)
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown-timeout: must be positive, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(problems...)
+}
+
+// LogValue prints the configuration with secrets redacted.
+func (c Config) LogValue() slog.Value {
+	key := "unset"
+	if c.SecretKey != "" {
+		key = "REDACTED"
+	}
+	return slog.GroupValue(
+		slog.String("data_dir", c.DataDir),
+		slog.String("database_url", sqlstore.Redact(c.Database())),
+		slog.String("grpc_addr", c.GRPCAddr),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("log_level", c.LogLevel),
+		slog.String("log_format", c.LogFormat),
+		slog.String("secret_key", key),
+		slog.String("secret_key_file", c.KeyFile()),
+		slog.Bool("migrate", c.Migrate),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+	)
+}
+
+// String is LogValue as text, for printing.
+func (c Config) String() string {
+	var b strings.Builder
+	for _, a := range c.LogValue().Group() {
+		fmt.Fprintf(&b, "%s=%s\n", a.Key, a.Value)
+	}
+	return b.String()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func parseSecretKey(s string) (secret.Key, error) {
+	id, b64, ok := strings.Cut(s, ":")
+	if !ok {
+		return secret.Key{}, errors.New(`want "<key id>:<base64 of 32 bytes>"`)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return secret.Key{}, fmt.Errorf("key %q is not valid base64", id)
+	}
+	if len(raw) != secret.KeySize {
+		return secret.Key{}, fmt.Errorf("key %q decodes to %d bytes; AES-256 needs %d", id, len(raw), secret.KeySize)
+	}
+	return secret.Key{ID: id, Bytes: raw}, nil
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(c Config, w interface{ Write([]byte) (int, error) }) (*slog.Logger, error) {
+	level, err := parseLevel(c.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

@@ -1,0 +1,318 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/gen/openapi"
+	"github.com/handybind/handybind/internal/api"
+	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/run"
+	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+)
+
+// Server is one handybind process: gRPC and the REST gateway over one storage.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *sqlstore.DB
+	grpc   *grpc.Server
+	health *health.Server
+	http   *http.Server
+
+	grpcLis, httpLis net.Listener
+	gwConn           *grpc.ClientConn
+}
+
+// NewServer opens storage, checks (or applies) migrations and builds the servers. Nothing listens
+// until Serve.
+func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	db, err := sqlstore.Open(ctx, cfg.Database(), log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, db: db}
+	if err := s.build(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context) error {
+	if err := s.checkSchema(ctx); err != nil {
+		return err
+	}
+	keys, err := loadKeys(s.cfg, s.db.Dialect)
+	if err != nil {
+		return err
+	}
+	validator, err := protovalidate.New()
+	if err != nil {
+		return fmt.Errorf("protovalidate: %w", err)
+	}
+	st := sqlstore.New(s.db)
+
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator)...))
+	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log), s.log))
+	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st)))
+	pb.RegisterMappingServiceServer(s.grpc, api.MappingServer{})
+	s.health = health.NewServer()
+	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return nil
+}
+
+// checkSchema applies migrations when asked, and otherwise refuses a schema that is behind.
+func (s *Server) checkSchema(ctx context.Context) error {
+	if s.cfg.Migrate {
+		st, err := s.db.Migrate(ctx, s.log)
+		if err != nil {
+			return err
+		}
+		s.log.InfoContext(ctx, "schema migrated", "status", st.String())
+		return nil
+	}
+	st, err := s.db.Status(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Ahead():
+		return fmt.Errorf("the database schema (version %d) is newer than this build knows (%d); run a newer handybind", st.Current, st.Target)
+	case st.Behind():
+		return fmt.Errorf("the database schema is behind (%s); run `handybind migrate` with the same --database-url, or start with --migrate", st)
+	}
+	return nil
+}
+
+func loadKeys(cfg Config, dialect sqlstore.Dialect) (*secret.Keyring, error) {
+	if cfg.SecretKey != "" {
+		k, err := parseSecretKey(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("secret-key: %w", err)
+		}
+		return secret.NewKeyring(k)
+	}
+	// Only the embedded default may invent a key: replicas sharing PostgreSQL must share the key.
+	kr, err := secret.LoadKeyFile(cfg.KeyFile(), dialect == sqlstore.SQLite)
+	if err != nil && dialect == sqlstore.Postgres {
+		return nil, fmt.Errorf("%w\nwith PostgreSQL, give every replica the same key: HANDYBIND_SECRET_KEY=<id>:<base64 of 32 bytes> or --secret-key-file", err)
+	}
+	return kr, err
+}
+
+// GRPCAddr is the address gRPC listens on, once Listen has run.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the address the REST gateway listens on, once Listen has run.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Listen opens both listeners and connects the gateway to gRPC.
+func (s *Server) Listen(ctx context.Context) error {
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("grpc-addr: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return fmt.Errorf("http-addr: %w", err)
+	}
+	handler, err := s.httpHandler(ctx)
+	if err != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		return err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// dialTarget turns a listen address into one the gateway can dial: an unspecified host
+// (":9090", "0.0.0.0:9090") becomes loopback.
+func dialTarget(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// maxBody bounds REST request bodies; a mapping source (1 MiB) is the largest legitimate one.
+const maxBody = 2 << 20
+
+func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
+	// The gateway is a real gRPC client of this server, so interceptors (validation, logging,
+	// error mapping) run once for both protocols.
+	conn, err := grpc.NewClient(dialTarget(s.GRPCAddr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.gwConn = conn
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
+				// Unknown fields are refused: a misspelled field must not be silently dropped.
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			if strings.EqualFold(h, api.RequestIDHeader) {
+				return api.RequestIDHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(h)
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
+			if h == api.RequestIDHeader {
+				return "X-Request-Id", true
+			}
+			return "", false
+		}),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		pb.RegisterConnectionServiceHandler,
+		pb.RegisterRunServiceHandler,
+		pb.RegisterMappingServiceHandler,
+	} {
+		if err := register(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Document)
+	})
+	mux.Handle("/", http.MaxBytesHandler(gw, maxBody))
+	return mux, nil
+}
+
+// Serve runs until ctx is cancelled, then stops gracefully: health goes NOT_SERVING, HTTP drains,
+// gRPC drains (forced after the shutdown timeout), storage closes.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.grpcLis == nil {
+		if err := s.Listen(ctx); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() {
+		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchStorage(watchCtx)
+	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "database", sqlstore.Redact(s.cfg.Database()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	stopWatch()
+	s.shutdown()
+	return serveErr
+}
+
+// healthInterval is how often storage is pinged for the health status.
+const healthInterval = 5 * time.Second
+
+// watchStorage keeps the health status in step with storage: SERVING while the database answers,
+// NOT_SERVING while it does not, so load balancers stop sending work that would fail.
+func (s *Server) watchStorage(ctx context.Context) {
+	serving := false
+	for {
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.db.SQL.PingContext(pingCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil && !serving:
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			serving = true
+		case err != nil && serving:
+			s.log.ErrorContext(ctx, "storage does not answer; health is NOT_SERVING", "error", err)
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			serving = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(healthInterval):
+		}
+	}
+}
+
+func (s *Server) shutdown() {
+	s.log.Info("shutting down")
+	s.health.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("HTTP shutdown", "error", err)
+	}
+	var once sync.Once
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); once.Do(func() { close(done) }) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("gRPC calls still running at the shutdown deadline; stopping them")
+		s.grpc.Stop()
+	}
+	_ = s.gwConn.Close()
+	s.db.Close()
+	s.log.Info("stopped")
+}
+
+// Close releases a server that was built but never served.
+func (s *Server) Close() {
+	if s.grpcLis != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		_ = s.gwConn.Close()
+	}
+	s.db.Close()
+}

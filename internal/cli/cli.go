@@ -1,0 +1,156 @@
+// Package cli is handybind's command line: serve, migrate, config.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/handybind/handybind/internal/app"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+)
+
+// EnvPrefix starts every environment variable handybind reads; a flag --database-url is
+// HANDYBIND_DATABASE_URL. A flag given on the command line wins over the environment.
+const EnvPrefix = "HANDYBIND_"
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "handybind:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	cfg := app.Defaults()
+	// envErr holds bad environment values, reported together with every other configuration problem.
+	var envErr error
+	validate := func() error {
+		if err := errors.Join(envErr, cfg.Validate()); err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		return nil
+	}
+	root := &cobra.Command{
+		Use:           "handybind",
+		Short:         "Keeps a Bind ERP company in step with a Handy field-sales account",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			envErr = applyEnv(cmd.Flags())
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	f := root.PersistentFlags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "folder for the embedded database and the generated key file")
+	f.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "postgres://… or sqlite:PATH (default: SQLite in --data-dir)")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+	f.StringVar(&cfg.SecretKey, "secret-key", cfg.SecretKey, "token encryption key, <id>:<base64 of 32 bytes> (prefer the environment variable)")
+	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", cfg.SecretKeyFile, "file of token encryption keys (default: secret.key in --data-dir)")
+
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the gRPC API and its REST gateway",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validate(); err != nil {
+				return err
+			}
+			log, err := app.NewLogger(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			log.Info("starting", "config", cfg)
+			srv, err := app.NewServer(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(cmd.Context())
+		},
+	}
+	sf := serve.Flags()
+	sf.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
+	sf.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST gateway listen address")
+	sf.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply missing database migrations before serving")
+	sf.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may take")
+
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply missing database migrations (handybind's and River's)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validate(); err != nil {
+				return err
+			}
+			log, err := app.NewLogger(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			db, err := sqlstore.Open(cmd.Context(), cfg.Database(), log)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			st, err := db.Migrate(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: %s\n", sqlstore.Redact(cfg.Database()), st)
+			return nil
+		},
+	}
+
+	config := &cobra.Command{
+		Use:   "config",
+		Short: "Print the configuration in effect, secrets redacted",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprint(stdout, cfg.String())
+			if err := validate(); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	// config shows the serve flags too, so the whole configuration can be checked.
+	config.Flags().AddFlagSet(sf)
+
+	root.AddCommand(serve, migrate, config)
+	return root
+}
+
+// applyEnv sets every flag not given on the command line from HANDYBIND_<FLAG>, reporting every
+// bad value at once.
+func applyEnv(fs *pflag.FlagSet) error {
+	var problems []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return errors.Join(problems...)
+}

@@ -1,0 +1,100 @@
+// Package run holds the use-cases on run history: reading runs and their items, and triggering syncs.
+package run
+
+import (
+	"context"
+
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/page"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// Service runs the run-history use-cases.
+type Service struct {
+	store store.Store
+}
+
+// NewService returns a Service.
+func NewService(s store.Store) *Service { return &Service{store: s} }
+
+// Get returns one run.
+func (s *Service) Get(ctx context.Context, id string) (*store.Run, error) {
+	return s.store.GetRun(ctx, id)
+}
+
+// ListRequest selects a page of runs.
+type ListRequest struct {
+	ConnectionID string
+	Kind         store.SyncKind
+	State        store.RunState
+	PageSize     int32
+	PageToken    string
+}
+
+// List returns a page of a connection's runs, newest first, and the next page's token.
+func (s *Service) List(ctx context.Context, req ListRequest) ([]*store.Run, string, error) {
+	// A connection that does not exist is a not-found, not an empty list.
+	if _, err := s.store.GetConnection(ctx, req.ConnectionID); err != nil {
+		return nil, "", err
+	}
+	filter := "connection=" + req.ConnectionID + "&kind=" + string(req.Kind) + "&state=" + string(req.State)
+	before, err := page.Decode(req.PageToken, filter, "page_token")
+	if err != nil {
+		return nil, "", err
+	}
+	size := page.Size(req.PageSize, 50)
+	runs, err := s.store.ListRuns(ctx, store.RunFilter{
+		ConnectionID: req.ConnectionID, Kind: req.Kind, State: req.State, BeforeID: before, Limit: size + 1,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(runs) > size {
+		runs = runs[:size]
+		next = page.Encode(runs[size-1].ID, filter)
+	}
+	return runs, next, nil
+}
+
+// ItemsRequest selects a page of a run's items.
+type ItemsRequest struct {
+	RunID     string
+	Outcome   store.Outcome
+	Entity    store.Entity
+	PageSize  int32
+	PageToken string
+}
+
+// Items returns a page of a run's items in the order they were recorded, and the next page's token.
+func (s *Service) Items(ctx context.Context, req ItemsRequest) ([]*store.RunItem, string, error) {
+	if _, err := s.store.GetRun(ctx, req.RunID); err != nil {
+		return nil, "", err
+	}
+	filter := "run=" + req.RunID + "&outcome=" + string(req.Outcome) + "&entity=" + string(req.Entity)
+	after, err := page.Decode(req.PageToken, filter, "page_token")
+	if err != nil {
+		return nil, "", err
+	}
+	size := page.Size(req.PageSize, 100)
+	items, err := s.store.ListRunItems(ctx, store.RunItemFilter{
+		RunID: req.RunID, Outcome: req.Outcome, Entity: req.Entity, AfterID: after, Limit: size + 1,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(items) > size {
+		items = items[:size]
+		next = page.Encode(items[size-1].ID, filter)
+	}
+	return items, next, nil
+}
+
+// Trigger queues a sync. It needs the sync engine, which this build does not have.
+func (s *Service) Trigger(ctx context.Context, connectionID string, kind store.SyncKind) (*store.Run, error) {
+	if _, err := s.store.GetConnection(ctx, connectionID); err != nil {
+		return nil, err
+	}
+	return nil, errs.Unimplemented("triggering a %s sync needs the sync engine (Handy and Bind clients, River jobs), which this build does not include yet", kind)
+}
