@@ -91,10 +91,11 @@ func (s *Service) Items(ctx context.Context, req ItemsRequest) ([]*store.RunItem
 	return items, next, nil
 }
 
-// Trigger queues a sync. It needs the sync engine, which this build does not have.
-func (s *Service) Trigger(ctx context.Context, connectionID string, kind store.SyncKind) (*store.Run, error) {
+// Trigger queues a sync. It needs the sync engine, which this build does not have, so it only
+// checks that the connection exists and says what is missing.
+func (s *Service) Trigger(ctx context.Context, connectionID string, kind store.SyncKind) error {
 	if _, err := s.store.GetConnection(ctx, connectionID); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, errs.Unimplemented("triggering a %s sync needs the sync engine (Handy and Bind clients, River jobs), which this build does not include yet", kind)
+	return errs.Unimplemented("triggering a %s sync needs the sync engine (Handy and Bind clients, River jobs), which this build does not include yet", kind)
 }

@@ -1,0 +1,118 @@
+package connection_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/testdb"
+)
+
+func newService(t *testing.T) (*connection.Service, store.Store, *secret.Keyring) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, testdb.SQLite(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	_, err = db.Migrate(ctx, nil)
+	require.NoError(t, err)
+	keys, err := secret.NewKeyring(secret.Key{ID: "k1", Bytes: bytes.Repeat([]byte{7}, secret.KeySize)})
+	require.NoError(t, err)
+	st := sqlstore.New(db)
+	return connection.NewService(st, keys, slog.New(slog.DiscardHandler)), st, keys
+}
+
+func TestCreateNormalisesAndSeals(t *testing.T) {
+	t.Parallel()
+	svc, _, keys := newService(t)
+	c, err := svc.Create(context.Background(), connection.Input{
+		DisplayName: "  Norte  ", HandyToken: " tok ",
+		Settings: store.Settings{Currency: " mxn ", PriceList: " General "},
+	})
+	require.NoError(t, err)
+	require.Equal(t, "Norte", c.DisplayName)
+	require.Equal(t, "MXN", c.Settings.Currency)
+	require.Equal(t, "General", c.Settings.PriceList)
+	require.Equal(t, connection.DefaultTimeZone, c.Settings.TimeZone)
+	require.True(t, c.BindToken.IsZero(), "no token given, none stored")
+	plain, err := keys.Open(c.HandyToken, connection.TokenAAD(c.ID, connection.FieldHandyToken))
+	require.NoError(t, err)
+	require.Equal(t, "tok", plain)
+}
+
+func TestCreateReportsEveryBadField(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := newService(t)
+	_, err := svc.Create(context.Background(), connection.Input{
+		HandyBaseURL: "hub.handy.la", Settings: store.Settings{TimeZone: "Local"}, MappingVersion: "latest",
+	})
+	var de *errs.Error
+	require.ErrorAs(t, err, &de)
+	fields := map[string]bool{}
+	for _, v := range de.Violations {
+		fields[v.Field] = true
+	}
+	require.Equal(t, map[string]bool{
+		connection.FieldDisplayName: true, connection.FieldHandyBaseURL: true,
+		connection.FieldTimeZone: true, connection.FieldMappingVersion: true,
+	}, fields)
+}
+
+func TestActiveConnectionRefusesResolvedFieldsButTakesNewTokens(t *testing.T) {
+	t.Parallel()
+	svc, st, keys := newService(t)
+	ctx := context.Background()
+	c, err := svc.Create(ctx, connection.Input{DisplayName: "x", BindToken: "old"})
+	require.NoError(t, err)
+	_, err = st.UpdateConnection(ctx, c.ID, func(c *store.Connection) error {
+		c.State = store.ConnectionActive
+		return nil
+	})
+	require.NoError(t, err)
+
+	_, err = svc.Update(ctx, c.ID, connection.Input{Settings: store.Settings{PriceList: "Mayoreo"}}, []string{connection.FieldPriceList})
+	require.True(t, errs.Is(err, errs.KindFailedPrecondition), "%v", err)
+	require.ErrorContains(t, err, "pause it before changing settings.price_list")
+
+	// Rotating a token does not need a pause.
+	u, err := svc.Update(ctx, c.ID, connection.Input{BindToken: "new"}, []string{connection.FieldBindToken})
+	require.NoError(t, err)
+	plain, err := keys.Open(u.BindToken, connection.TokenAAD(c.ID, connection.FieldBindToken))
+	require.NoError(t, err)
+	require.Equal(t, "new", plain)
+
+	_, err = svc.Update(ctx, c.ID, connection.Input{}, []string{"settings.colour"})
+	require.True(t, errs.Is(err, errs.KindInvalid))
+	require.ErrorContains(t, err, `"settings.colour" is not a field that can be changed`)
+}
+
+func TestPause(t *testing.T) {
+	t.Parallel()
+	svc, st, _ := newService(t)
+	ctx := context.Background()
+	c, err := svc.Create(ctx, connection.Input{DisplayName: "x"})
+	require.NoError(t, err)
+
+	_, err = svc.Pause(ctx, c.ID)
+	require.True(t, errs.Is(err, errs.KindFailedPrecondition), "a draft cannot be paused")
+
+	_, err = st.UpdateConnection(ctx, c.ID, func(c *store.Connection) error {
+		c.State = store.ConnectionActive
+		return nil
+	})
+	require.NoError(t, err)
+	p, err := svc.Pause(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.ConnectionPaused, p.State)
+	again, err := svc.Pause(ctx, c.ID)
+	require.NoError(t, err, "pausing twice is harmless")
+	require.Equal(t, store.ConnectionPaused, again.State)
+}
