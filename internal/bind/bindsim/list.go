@@ -1,0 +1,201 @@
+package bindsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// jsonFields lists the JSON names of a struct type's fields, embedded structs included, so that a
+// filter on a field the record left out (omitempty) still finds it.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// record turns an item into the map a filter sees: its JSON object, every known field present.
+func record(item any, fields []string) (map[string]any, error) {
+	b, err := json.Marshal(item)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	rec := map[string]any{}
+	if err := dec.Decode(&rec); err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if _, ok := rec[f]; !ok {
+			rec[f] = nil
+		}
+	}
+	return rec, nil
+}
+
+// page answers an OData list: $filter, $orderby, $skip and $top (at most 100), with nextLink
+// carrying the other options over, and count of all matches.
+func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
+	q := r.URL.Query()
+	fields := jsonFields(reflect.TypeFor[T]())
+	type row struct {
+		item T
+		rec  map[string]any
+	}
+	rows := make([]row, 0, len(items))
+	var filter node
+	if f := q.Get("$filter"); f != "" {
+		n, err := parseFilter(f)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. "+err.Error())
+			return
+		}
+		filter = n
+	}
+	for _, it := range items {
+		rec, err := record(it, fields)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if filter != nil {
+			ok, err := filter.eval(rec)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. "+err.Error())
+				return
+			}
+			if !ok {
+				continue
+			}
+		}
+		rows = append(rows, row{it, rec})
+	}
+	if ob := q.Get("$orderby"); ob != "" {
+		type key struct {
+			field string
+			desc  bool
+		}
+		var keys []key
+		for part := range strings.SplitSeq(ob, ",") {
+			f := strings.Fields(part)
+			if len(f) == 0 || !slices.Contains(fields, f[0]) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("The query specified in the URI is not valid. Could not find a property named '%s'.", part))
+				return
+			}
+			keys = append(keys, key{f[0], len(f) > 1 && f[1] == "desc"})
+		}
+		slices.SortStableFunc(rows, func(a, b row) int {
+			for _, k := range keys {
+				c := compareValues(a.rec[k.field], b.rec[k.field])
+				if k.desc {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+	}
+	skip, err := intParam(q, "$skip", 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	top, err := intParam(q, "$top", PageSize)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	top = min(top, PageSize)
+	total := len(rows)
+	end := min(skip+top, total)
+	out := struct {
+		Value    []T    `json:"value"`
+		NextLink string `json:"nextLink,omitempty"`
+		Count    int64  `json:"count"`
+	}{Value: make([]T, 0, max(end-skip, 0)), Count: int64(total)}
+	for i := skip; i < end; i++ {
+		out.Value = append(out.Value, rows[i].item)
+	}
+	if end < total {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("$skip", strconv.Itoa(end))
+		out.NextLink = baseURL(r) + r.URL.Path + "?" + next.Encode()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func intParam(q url.Values, name string, def int) (int, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("The query specified in the URI is not valid. '%s' must be a non-negative integer.", name)
+	}
+	return n, nil
+}
+
+func compareValues(a, b any) int {
+	switch x := a.(type) {
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return 1
+		}
+		dx, _ := decimal.NewFromString(x.String())
+		dy, _ := decimal.NewFromString(y.String())
+		return dx.Cmp(dy)
+	case string:
+		y, _ := b.(string)
+		return strings.Compare(x, y)
+	case bool:
+		y, _ := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case nil:
+		if b == nil {
+			return 0
+		}
+		return -1
+	}
+	return 0
+}
+
+// baseURL is how the client reached the simulator, as Bind's nextLinks are absolute.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

@@ -1,0 +1,414 @@
+package bindsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/money"
+)
+
+func notFound(w http.ResponseWriter, what, id string) {
+	writeError(w, http.StatusNotFound, "No "+what+" was found with ID '"+id+"'.")
+}
+
+// Lookups below expect s.mu held.
+
+func (s *Sim) findProduct(id string) *product {
+	for _, p := range s.products {
+		if strings.EqualFold(p.ID, id) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (s *Sim) findClient(id string) *client {
+	for _, c := range s.clients {
+		if strings.EqualFold(c.ID, id) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *Sim) findOrder(id string) (int, *bind.OrderDetails) {
+	for i, o := range s.orders {
+		if strings.EqualFold(o.ID, id) {
+			return i, o
+		}
+	}
+	return -1, nil
+}
+
+func find[T any](items []T, match func(T) bool) (T, bool) {
+	for _, it := range items {
+		if match(it) {
+			return it, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func (s *Sim) priceList(id string) (bind.PriceList, bool) {
+	return find(s.priceLists, func(p bind.PriceList) bool { return strings.EqualFold(p.ID, id) })
+}
+
+func (s *Sim) currency(id string) (bind.Currency, bool) {
+	return find(s.currencies, func(c bind.Currency) bool { return strings.EqualFold(c.ID, id) })
+}
+
+func (s *Sim) productDetails(p *product) bind.ProductDetails {
+	d := p.ProductDetails
+	d.Prices.Items = nil
+	for _, pl := range s.priceLists {
+		if price, ok := p.prices[pl.ID]; ok {
+			d.Prices.Items = append(d.Prices.Items, bind.ProductPriceItem{Name: pl.Name, Price: price, CurrencyCode: d.CurrencyCode, Type: 1})
+		}
+	}
+	return d
+}
+
+func (s *Sim) productList() []bind.Product {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.Product, len(s.products))
+	for i, p := range s.products {
+		out[i] = bind.Product{
+			ID: p.ID, Code: p.Code, Title: p.Title, Description: p.Description, CreationDate: p.CreationDate,
+			Cost: p.Cost, SKU: p.SKU, CostType: p.CostType, CostTypeText: "Promedio", ChargeVAT: p.ChargeVAT,
+			Number: p.Number, PricingType: p.PricingType, PricingTypeText: "Listas", Unit: p.Unit,
+			CurrencyID: p.CurrencyID, CurrencyCode: p.CurrencyCode, PurchaseType: p.PurchaseType,
+			PurchaseTypeText: "Compra", IEPSRate: p.IEPSRate, Type: p.Type, TypeText: "Producto",
+			CurrentInventory: p.CurrentInventory, Volume: p.Volume, Weight: p.Weight,
+		}
+	}
+	return out
+}
+
+func (s *Sim) getProduct(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	p := s.findProduct(id)
+	var d bind.ProductDetails
+	if p != nil {
+		d = s.productDetails(p)
+	}
+	s.mu.Unlock()
+	if p == nil {
+		notFound(w, "product", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// createProduct stores a new product; Bind does not say which list its Price lands in, so here it
+// lands in the first price list (the company's default).
+func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
+	var in bind.NewProduct
+	if !decodeBody(w, body, &in, "Title", "Cost", "Price", "CurrencyId", "Code") {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.currency(in.CurrencyID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
+		return
+	}
+	p := &product{prices: map[string]money.Decimal{}}
+	p.ID = newID()
+	p.Code, p.Title, p.Description, p.SKU = in.Code, in.Title, in.Description, in.SKU
+	p.Cost, p.CurrencyID, p.CurrencyCode = in.Cost, cur.ID, cur.Code
+	p.Category1ID, p.Category2ID, p.Category3ID = in.Category1ID, in.Category2ID, in.Category3ID
+	p.CreationDate = bind.Time{Time: s.now()}
+	p.Number = int32(len(s.products) + 1)
+	p.Unit = "Pieza"
+	p.ChargeVAT = true
+	p.PricingType = 1
+	if len(s.priceLists) > 0 {
+		p.prices[s.priceLists[0].ID] = in.Price
+	}
+	s.products = append(s.products, p)
+	writeJSON(w, http.StatusOK, p.ID)
+}
+
+// editProduct changes a product's editable fields; EditProduct has no price, and stock is not
+// touched either.
+func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
+	var in bind.EditProduct
+	if !decodeBody(w, body, &in, "ID", "Code", "Title", "Cost", "CurrencyID") {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.findProduct(in.ID)
+	if p == nil {
+		notFound(w, "product", in.ID)
+		return
+	}
+	cur, ok := s.currency(in.CurrencyID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
+		return
+	}
+	p.Code, p.Title, p.Cost, p.CurrencyID, p.CurrencyCode = in.Code, in.Title, in.Cost, cur.ID, cur.Code
+	p.SKU, p.Description = in.SKU, in.Description
+	if in.Unit != "" {
+		p.Unit = in.Unit
+	}
+	if in.ChargeVAT != nil {
+		p.ChargeVAT = *in.ChargeVAT
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sim) priceAndInventory(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	wh, pl := q.Get("warehouseId"), q.Get("priceListId")
+	if !guidSegment.MatchString(wh) || !guidSegment.MatchString(pl) {
+		writeError(w, http.StatusBadRequest, "The request is invalid. warehouseId and priceListId must be GUIDs.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, whOK := find(s.warehouses, func(x bind.Warehouse) bool { return strings.EqualFold(x.ID, wh) })
+	_, plOK := s.priceList(pl)
+	if !whOK || !plOK {
+		writeError(w, http.StatusBadRequest, "The warehouse or price list does not exist.")
+		return
+	}
+	out := make([]bind.ProductPriceAndInventory, 0, len(s.products))
+	for _, p := range s.products {
+		out = append(out, bind.ProductPriceAndInventory{
+			ID: p.ID, Code: p.Code, Title: p.Title, Number: money.NewFromInt(int64(p.Number)),
+			Price: p.prices[pl], VAT: s.DefaultVATRate, PricingTypeText: "Listas", SKU: p.SKU,
+			Descripcion: p.Description, Inventory: p.CurrentInventory,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Sim) clientList() []bind.ClientListItem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.ClientListItem, len(s.clients))
+	for i, c := range s.clients {
+		out[i] = bind.ClientListItem{
+			ID: c.ID, Number: c.Number, ClientName: c.CommercialName, LegalName: c.LegalName,
+			RFC: c.RFC, Email: c.Email, Phone: c.Telephones, LocationID: c.LoctaionID,
+		}
+	}
+	return out
+}
+
+func (s *Sim) getClient(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	c := s.findClient(id)
+	var d bind.ClientDetails
+	if c != nil {
+		d = c.ClientDetails
+	}
+	s.mu.Unlock()
+	if c == nil {
+		notFound(w, "client", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// rfcPattern is NewClient.RFC's pattern in the official definition.
+var rfcPattern = regexp.MustCompile(`[A-Z,a-z,ñ,Ñ,&]{3,4}[0-9]{2}[0-1][0-9][0-3][0-9][A-Z,a-z,0-9]?[A-Z,a-z,0-9]?[0-9,A-Z,a-z]?`)
+
+// createClient stores a new client; Bind does not deduplicate, so neither does this.
+func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
+	var in bind.NewClient
+	if !decodeBody(w, body, &in, "LegalName", "CommercialName", "RFC", "CreditDays", "CreditAmount", "PriceListID", "AccountingNumber") {
+		return
+	}
+	if !rfcPattern.MatchString(in.RFC) {
+		writeError(w, http.StatusBadRequest, "The request is invalid. The RFC '"+in.RFC+"' is not valid.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pl, ok := s.priceList(in.PriceListID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "The price list '"+in.PriceListID+"' does not exist.")
+		return
+	}
+	acct, ok := find(s.accounts, func(a bind.Account) bool { return a.Number == in.AccountingNumber })
+	if !ok {
+		writeError(w, http.StatusBadRequest, "The accounting number '"+in.AccountingNumber+"' does not exist.")
+		return
+	}
+	c := &client{}
+	c.ID = newID()
+	c.Number = int64(len(s.clients) + 1)
+	c.LegalName, c.CommercialName, c.RFC = in.LegalName, in.CommercialName, in.RFC
+	c.CreditDays, c.CreditAmount = in.CreditDays, in.CreditAmount
+	c.PriceList, c.PriceListID, c.Account = pl.Name, pl.ID, acct.Number
+	c.Email, c.Telephones, c.Comments = in.Email, in.Telephone, in.Comment
+	c.LoctaionID = in.LocationID
+	c.CreationDate = bind.Time{Time: s.now()}
+	c.Status = "Activo"
+	if in.Address != nil {
+		c.addresses = append(c.addresses, *in.Address)
+		c.Addresses = append(c.Addresses, newID())
+		c.City, c.State = in.Address.City, in.Address.State
+	}
+	s.clients = append(s.clients, c)
+	writeJSON(w, http.StatusOK, c.ID)
+}
+
+func (s *Sim) orderList() []bind.OrderListItem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.OrderListItem, len(s.orders))
+	for i, o := range s.orders {
+		var item bind.OrderListItem
+		item.Status = o.StatusCode
+		b, _ := json.Marshal(o)
+		_ = json.Unmarshal(b, &item)
+		item.Status = o.StatusCode
+		out[i] = item
+	}
+	return out
+}
+
+func (s *Sim) getOrder(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	_, o := s.findOrder(id)
+	var d bind.OrderDetails
+	if o != nil {
+		d = *o
+	}
+	s.mu.Unlock()
+	if o == nil {
+		notFound(w, "order", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+var statusText = map[int32]string{bind.OrderActive: "Activo", bind.OrderFulfilled: "Surtido", bind.OrderCancelled: "Cancelado"}
+
+// createOrder stores a new order captured by the key's user (nothing can override that), with
+// totals computed Bind's way: line prices are net, ProductSubtotal = Σ price × qty, VAT =
+// (ProductSubtotal − Discount) × VATRate, each rounded to cents, Total = ProductSubtotal −
+// Discount + VAT.
+func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProfile) {
+	var in bind.NewOrder
+	if !decodeBody(w, body, &in, "AddressID", "ClientID", "CurrencyID", "LocationID", "OrderDate", "PriceListID", "WarehouseID") {
+		return
+	}
+	var raw struct {
+		VATRate  json.RawMessage
+		Products []map[string]json.RawMessage
+	}
+	_ = json.Unmarshal(body, &raw)
+	for i, line := range raw.Products {
+		for _, f := range []string{"ID", "Price", "Qty"} {
+			if v, ok := line[f]; !ok || string(v) == "null" {
+				writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"]: the "+f+" field is required.")
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.findClient(in.ClientID)
+	if c == nil {
+		writeError(w, http.StatusBadRequest, "The client '"+in.ClientID+"' does not exist.")
+		return
+	}
+	hasAddress := false
+	for _, a := range c.Addresses {
+		hasAddress = hasAddress || strings.EqualFold(a, in.AddressID)
+	}
+	if !hasAddress {
+		writeError(w, http.StatusBadRequest, "The address '"+in.AddressID+"' does not belong to the client.")
+		return
+	}
+	cur, okCur := s.currency(in.CurrencyID)
+	pl, okPL := s.priceList(in.PriceListID)
+	loc, okLoc := find(s.locations, func(l bind.Location) bool { return strings.EqualFold(l.ID, in.LocationID) })
+	wh, okWH := find(s.warehouses, func(x bind.Warehouse) bool { return strings.EqualFold(x.ID, in.WarehouseID) })
+	switch {
+	case !okCur:
+		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
+		return
+	case !okPL:
+		writeError(w, http.StatusBadRequest, "The price list '"+in.PriceListID+"' does not exist.")
+		return
+	case !okLoc:
+		writeError(w, http.StatusBadRequest, "The location '"+in.LocationID+"' does not exist.")
+		return
+	case !okWH:
+		writeError(w, http.StatusBadRequest, "The warehouse '"+in.WarehouseID+"' does not exist.")
+		return
+	}
+	vatRate := in.VATRate
+	if len(raw.VATRate) == 0 {
+		vatRate = s.DefaultVATRate
+	}
+	o := &bind.OrderDetails{StatusCode: bind.OrderActive, Status: statusText[bind.OrderActive]}
+	subtotal := money.Zero
+	for i, line := range in.Products {
+		p := s.findProduct(line.ID)
+		if p == nil {
+			writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"]: the product '"+line.ID+"' does not exist.")
+			return
+		}
+		subtotal = subtotal.Add(line.Price.Mul(line.Qty))
+		o.Products = append(o.Products, bind.OrderDetailsProduct{
+			ProductID: p.ID, Name: p.Title, Code: p.Code, Unit: p.Unit, IndexNumber: int32(i + 1),
+			UnitMultiplier: money.NewFromInt(1), Qty: line.Qty, Price: line.Price, Comments: line.Comments,
+		})
+	}
+	subtotal = subtotal.Cents()
+	discount := in.DiscountAmount.Cents()
+	vat := subtotal.Sub(discount).Mul(vatRate).Cents()
+
+	s.nextNumber++
+	o.ID = newID()
+	o.Number = s.nextNumber
+	o.ClientID, o.ClientName, o.RFC = c.ID, c.CommercialName, c.RFC
+	o.PriceListID, o.PriceListName = pl.ID, pl.Name
+	o.LocationID, o.LocationName = loc.ID, loc.Name
+	o.WarehouseID, o.WarehouseName = wh.ID, wh.Name
+	o.CurrencyID, o.CurrencyName = cur.ID, cur.Name
+	o.ExchangeRate = money.NewFromInt(1)
+	if !in.ExchangeRate.IsZero() {
+		o.ExchangeRate = in.ExchangeRate
+	}
+	o.OrderDate = in.OrderDate
+	o.Comments = in.Comments
+	o.PurchaseOrder = in.PurchaseOrder
+	o.EmployeeID, o.EmployeeName = user.UserID, user.Name
+	o.Address = strings.TrimSpace(strings.Join([]string{c.City, c.State}, ", "))
+	o.ProductSubtotal, o.Discount, o.VATRate, o.VAT = subtotal, discount, vatRate, vat
+	o.DiscountType = 1
+	o.Total = subtotal.Sub(discount).Add(vat)
+	s.orders = append(s.orders, o)
+	writeJSON(w, http.StatusOK, o.ID)
+}
+
+func (s *Sim) deleteOrder(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, o := s.findOrder(id)
+	if o == nil {
+		notFound(w, "order", id)
+		return
+	}
+	if s.DeleteMode == DeleteRemoves {
+		s.orders = append(s.orders[:i], s.orders[i+1:]...)
+	} else {
+		o.StatusCode, o.Status = bind.OrderCancelled, statusText[bind.OrderCancelled]
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,496 @@
+// Package bindsim is an in-memory Bind ERP company behind an http.Handler, for tests, benchmarks
+// and the demo. It answers as Bind's reference describes, quirks included: Bearer auth, OData
+// lists of at most 100 with absolute nextLinks and a total count, creates that answer 200 with the
+// bare id string, edits and deletes that answer 204, no deduplication on any POST, an order DELETE
+// that cancels (StatusCode 2, still listed) unless told to remove, totals computed Bind's way
+// (net line prices, VAT on top). Faults can be injected per route.
+package bindsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/money"
+)
+
+// PageSize is the most a list answers at once.
+const PageSize = bind.PageSize
+
+// MXN is the currency id that appears across unrelated Bind companies.
+const MXN = "b7e2c065-bd52-40ca-b508-3accdd538860"
+
+// DeleteMode says what DELETE /api/Orders/{id} does; the reference allows both.
+type DeleteMode int
+
+const (
+	// DeleteCancels sets the order's status to cancelled (2) and keeps it in lists.
+	DeleteCancels DeleteMode = iota
+	// DeleteRemoves removes the order; a later GET answers 404.
+	DeleteRemoves
+)
+
+// Sim is one in-memory Bind company.
+type Sim struct {
+	mu sync.Mutex
+
+	tokens     map[string]bind.UserProfile
+	priceLists []bind.PriceList
+	currencies []bind.Currency
+	locations  []bind.Location
+	warehouses []bind.Warehouse
+	accounts   []bind.Account
+	users      []bind.User
+	products   []*product
+	clients    []*client
+	orders     []*bind.OrderDetails
+	nextNumber int64
+
+	// DeleteMode is read on every DELETE of an order.
+	DeleteMode DeleteMode
+	// DefaultVATRate applies to orders that send VATRate 0 with taxed lines [0.16].
+	DefaultVATRate money.Decimal
+
+	faults   map[string][]Fault
+	log      []Request
+	counters map[string]int
+	now      func() time.Time
+}
+
+type product struct {
+	bind.ProductDetails
+	prices map[string]money.Decimal // price-list id → net price
+}
+
+type client struct {
+	bind.ClientDetails
+	addresses []bind.NewAddress
+}
+
+// New returns an empty company: no tokens, no catalogs. Seed it with the Add methods.
+func New() *Sim {
+	return &Sim{
+		tokens:         map[string]bind.UserProfile{},
+		faults:         map[string][]Fault{},
+		counters:       map[string]int{},
+		nextNumber:     1000,
+		DefaultVATRate: money.MustParse("0.16"),
+		now:            func() time.Time { return time.Now().UTC() },
+	}
+}
+
+func newID() string { return uuid.NewString() }
+
+// AddToken lets a key in as the given user; an empty profile gets a made-up user.
+func (s *Sim) AddToken(token string, p bind.UserProfile) bind.UserProfile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.UserID == "" {
+		p.UserID = newID()
+	}
+	if p.CompanyID == "" {
+		p.CompanyID = newID()
+	}
+	if p.Username == "" {
+		p.Username = "admin"
+	}
+	if p.Roles == nil {
+		p.Roles = []string{"Administrador"}
+	}
+	s.tokens[token] = p
+	if !slices.ContainsFunc(s.users, func(u bind.User) bool { return u.ID == p.UserID }) {
+		s.users = append(s.users, bind.User{ID: p.UserID, FullName: p.Name, Email: p.Email, UserName: p.Username})
+	}
+	return p
+}
+
+// RevokeToken makes a key answer 401 from now on.
+func (s *Sim) RevokeToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
+}
+
+// AddPriceList adds a price list and returns its id.
+func (s *Sim) AddPriceList(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	s.priceLists = append(s.priceLists, bind.PriceList{ID: id, Name: name})
+	return id
+}
+
+// AddCurrency adds a currency; the code "MXN" gets Bind's well-known MXN id.
+func (s *Sim) AddCurrency(code, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	if code == "MXN" {
+		id = MXN
+	}
+	s.currencies = append(s.currencies, bind.Currency{ID: id, Code: code, Name: name, ExchangeRate: money.NewFromInt(1)})
+	return id
+}
+
+// AddLocation adds a location (sucursal) and returns its id.
+func (s *Sim) AddLocation(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	s.locations = append(s.locations, bind.Location{ID: id, Name: name, City: "Monterrey", State: "Nuevo León"})
+	return id
+}
+
+// AddWarehouse adds a warehouse of a location and returns its id.
+func (s *Sim) AddWarehouse(name, locationID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	s.warehouses = append(s.warehouses, bind.Warehouse{ID: id, Name: name, LocationID: locationID})
+	return id
+}
+
+// AddAccount adds a ledger account and returns its id.
+func (s *Sim) AddAccount(number, description string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	s.accounts = append(s.accounts, bind.Account{ID: id, Number: number, Description: description, GLGroup: "Activo", Group: "Activo circulante", SubGroup: "Clientes"})
+	return id
+}
+
+// AddUser adds a user and returns its id.
+func (s *Sim) AddUser(fullName, email string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := newID()
+	s.users = append(s.users, bind.User{ID: id, FullName: fullName, Email: email, UserName: email})
+	return id
+}
+
+// SetPrice sets a product's net price in a price list, as a person would in Bind's web app
+// (the public API cannot).
+func (s *Sim) SetPrice(productID, priceListID string, net money.Decimal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.findProduct(productID)
+	if p == nil {
+		return fmt.Errorf("bindsim: no product %s", productID)
+	}
+	p.prices[priceListID] = net
+	return nil
+}
+
+// Orders returns a copy of every order, cancelled ones included, in creation order.
+func (s *Sim) Orders() []bind.OrderDetails {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.OrderDetails, len(s.orders))
+	for i, o := range s.orders {
+		out[i] = *o
+	}
+	return out
+}
+
+// Clients returns a copy of every client.
+func (s *Sim) Clients() []bind.ClientDetails {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.ClientDetails, len(s.clients))
+	for i, c := range s.clients {
+		out[i] = c.ClientDetails
+	}
+	return out
+}
+
+// Products returns a copy of every product.
+func (s *Sim) Products() []bind.ProductDetails {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bind.ProductDetails, len(s.products))
+	for i, p := range s.products {
+		out[i] = s.productDetails(p)
+	}
+	return out
+}
+
+// Request is one request the simulator answered, with its response.
+type Request struct {
+	Method, Path, Query string
+	Route               string // e.g. "POST /api/Orders", "GET /api/Orders/{id}"
+	Body                []byte
+	Status              int
+	Response            []byte
+	ContentType         string
+}
+
+// Requests returns the request log.
+func (s *Sim) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// Count returns how many requests a route has had, e.g. Count("POST /api/Orders").
+func (s *Sim) Count(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counters[route]
+}
+
+// Fault is a misbehaviour injected into the next requests of one route.
+type Fault struct {
+	// Latency delays the answer (and, with nothing else set, is the whole fault).
+	Latency time.Duration
+	// Status answers with this status instead (429, 500, 503…), without applying the request.
+	Status int
+	// RetryAfter is sent with a 429 or 503.
+	RetryAfter time.Duration
+	// Hang never answers: the request waits until the client gives up.
+	Hang bool
+	// LoseResponse applies the request, then drops the connection before answering.
+	LoseResponse bool
+	// Times is how many requests the fault hits [1].
+	Times int
+}
+
+// Inject queues a fault for route ("POST /api/Orders", "GET /api/Clients", "GET /api/Orders/{id}").
+func (s *Sim) Inject(route string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Times == 0 {
+		f.Times = 1
+	}
+	s.faults[route] = append(s.faults[route], f)
+}
+
+func (s *Sim) takeFault(route string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.faults[route]
+	if len(q) == 0 {
+		return Fault{}, false
+	}
+	f := q[0]
+	q[0].Times--
+	if q[0].Times <= 0 {
+		s.faults[route] = q[1:]
+	}
+	return f, true
+}
+
+var guidSegment = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// canonical maps a request path to its route pattern: paths are matched without regard to case,
+// as ASP.NET does, and a GUID segment becomes {id}.
+func canonical(path string) (pattern, id string) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	names := map[string]string{
+		"api": "api", "userprofile": "UserProfile", "pricelists": "PriceLists", "currencies": "Currencies",
+		"warehouses": "Warehouses", "locations": "Locations", "accounts": "Accounts", "users": "Users",
+		"products": "Products", "productspriceandinventory": "ProductsPriceAndInventory",
+		"clients": "Clients", "orders": "Orders",
+	}
+	for i, seg := range segs {
+		if n, ok := names[strings.ToLower(seg)]; ok {
+			segs[i] = n
+		} else if guidSegment.MatchString(seg) {
+			id = seg
+			segs[i] = "{id}"
+		}
+	}
+	return "/" + strings.Join(segs, "/"), id
+}
+
+// recorder keeps the response for the request log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pattern, id := canonical(r.URL.Path)
+	route := r.Method + " " + pattern
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+
+	s.mu.Lock()
+	s.counters[route]++
+	s.mu.Unlock()
+
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		s.log = append(s.log, Request{
+			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Route: route, Body: body,
+			Status: rec.status, Response: rec.body.Bytes(), ContentType: rec.Header().Get("Content-Type"),
+		})
+		s.mu.Unlock()
+	}()
+
+	fault, faulty := s.takeFault(route)
+	if faulty {
+		if fault.Latency > 0 {
+			select {
+			case <-time.After(fault.Latency):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fault.Hang {
+			<-r.Context().Done()
+			return
+		}
+		if fault.Status != 0 {
+			if fault.RetryAfter > 0 {
+				w.Header().Set("Retry-After", fmt.Sprint(int(fault.RetryAfter.Round(time.Second)/time.Second)))
+			}
+			writeError(rec, fault.Status, http.StatusText(fault.Status))
+			return
+		}
+	}
+
+	user, ok := s.authenticate(r)
+	if !ok {
+		writeError(rec, http.StatusUnauthorized, "Authorization has been denied for this request.")
+		return
+	}
+	if faulty && fault.LoseResponse {
+		// Apply the request, then drop the connection before the client hears anything.
+		s.route(&discard{header: http.Header{}}, r, route, id, body, user)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	s.route(rec, r, route, id, body, user)
+}
+
+type discard struct{ header http.Header }
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+func (s *Sim) authenticate(r *http.Request) (bind.UserProfile, bool) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return bind.UserProfile{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.tokens[token]
+	return p, ok
+}
+
+func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, body []byte, user bind.UserProfile) {
+	switch route {
+	case "GET /api/UserProfile":
+		writeJSON(w, http.StatusOK, user)
+	case "GET /api/PriceLists":
+		page(w, r, locked(s, func() []bind.PriceList { return slices.Clone(s.priceLists) }))
+	case "GET /api/Currencies":
+		page(w, r, locked(s, func() []bind.Currency { return slices.Clone(s.currencies) }))
+	case "GET /api/Locations":
+		page(w, r, locked(s, func() []bind.Location { return slices.Clone(s.locations) }))
+	case "GET /api/Warehouses":
+		page(w, r, locked(s, func() []bind.Warehouse { return slices.Clone(s.warehouses) }))
+	case "GET /api/Accounts":
+		page(w, r, locked(s, func() []bind.Account { return slices.Clone(s.accounts) }))
+	case "GET /api/Users":
+		page(w, r, locked(s, func() []bind.User { return slices.Clone(s.users) }))
+	case "GET /api/Products":
+		page(w, r, s.productList())
+	case "GET /api/Products/{id}":
+		s.getProduct(w, id)
+	case "POST /api/Products":
+		s.createProduct(w, body)
+	case "PUT /api/Products":
+		s.editProduct(w, body)
+	case "GET /api/ProductsPriceAndInventory":
+		s.priceAndInventory(w, r)
+	case "GET /api/Clients":
+		page(w, r, s.clientList())
+	case "GET /api/Clients/{id}":
+		s.getClient(w, id)
+	case "POST /api/Clients":
+		s.createClient(w, body)
+	case "GET /api/Orders":
+		page(w, r, s.orderList())
+	case "GET /api/Orders/{id}":
+		s.getOrder(w, id)
+	case "POST /api/Orders":
+		s.createOrder(w, body, user)
+	case "DELETE /api/Orders/{id}":
+		s.deleteOrder(w, id)
+	default:
+		writeError(w, http.StatusNotFound, "No HTTP resource was found that matches the request URI '"+r.URL.Path+"'.")
+	}
+}
+
+// locked runs f under the simulator's lock.
+func locked[T any](s *Sim, f func() T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers in the shape two independent Bind clients parse: {"Message": …}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"Message": msg})
+}
+
+// decodeBody reads a JSON object, checks the required fields are present and decodes it into v.
+// Like ASP.NET, it ignores fields it does not know.
+func decodeBody(w http.ResponseWriter, body []byte, v any, required ...string) bool {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		writeError(w, http.StatusBadRequest, "The request is invalid. The request body is not a JSON object.")
+		return false
+	}
+	var missing []string
+	for _, f := range required {
+		if raw, ok := fields[f]; !ok || string(raw) == "null" || string(raw) == `""` {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		writeError(w, http.StatusBadRequest, "The request is invalid. The "+strings.Join(missing, ", ")+" field is required.")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, "The request is invalid. "+err.Error())
+		return false
+	}
+	return true
+}

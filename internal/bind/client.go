@@ -1,0 +1,412 @@
+// Package bind is a typed client for Bind ERP's public REST API, for the calls the sync needs.
+//
+// Reads are retried with exponential backoff and jitter on 429, 5xx and timeouts; PUT and DELETE
+// too, since repeating them changes nothing. A POST creates a record every time it lands, so it is
+// never retried after it may have reached Bind: the caller gets ErrOutcomeUnknown and must look the
+// record up first. Each Client (one per connection) has its own rate limiter and concurrency cap.
+package bind
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is Bind's production API.
+const DefaultBaseURL = "https://api.bind.com.mx"
+
+// PageSize is the most Bind returns per page.
+const PageSize = 100
+
+// Options configure a Client. Zero values take the defaults in brackets.
+type Options struct {
+	BaseURL string // [DefaultBaseURL]
+	Token   string // the API key, sent as a Bearer token
+	// HTTPClient sends the requests [a client with sane transport timeouts].
+	HTTPClient *http.Client
+	// RequestsPerSecond and Burst bound the request rate [5, 5]. Bind publishes no limit; this keeps
+	// a connection well below any daily quota while staying fast.
+	RequestsPerSecond float64
+	Burst             int
+	// MaxConcurrent caps requests in flight [4].
+	MaxConcurrent int
+	// MaxAttempts is how often a retryable call is tried in all [5].
+	MaxAttempts int
+	// RetryBase and RetryMax bound the backoff between attempts [200ms, 10s].
+	RetryBase, RetryMax time.Duration
+	// MaxRetryAfter is the longest Retry-After honoured; a longer one ends the call [60s].
+	MaxRetryAfter time.Duration
+	// AttemptTimeout bounds one attempt when the context allows longer [30s].
+	AttemptTimeout time.Duration
+}
+
+// Client calls one Bind company with one API key.
+type Client struct {
+	base    *url.URL
+	token   string
+	http    *http.Client
+	limiter *rate.Limiter
+	slots   chan struct{}
+	opts    Options
+}
+
+// New returns a Client.
+func New(o Options) (*Client, error) {
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("bind: base URL %q is not an absolute http(s) URL", o.BaseURL)
+	}
+	if o.Token == "" {
+		return nil, errors.New("bind: no API key")
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+		}}
+	}
+	if o.RequestsPerSecond == 0 {
+		o.RequestsPerSecond = 5
+	}
+	if o.Burst == 0 {
+		o.Burst = 5
+	}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = 4
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 5
+	}
+	if o.RetryBase == 0 {
+		o.RetryBase = 200 * time.Millisecond
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 10 * time.Second
+	}
+	if o.MaxRetryAfter == 0 {
+		o.MaxRetryAfter = time.Minute
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = 30 * time.Second
+	}
+	return &Client{
+		base:    base,
+		token:   o.Token,
+		http:    o.HTTPClient,
+		limiter: rate.NewLimiter(rate.Limit(o.RequestsPerSecond), o.Burst),
+		slots:   make(chan struct{}, o.MaxConcurrent),
+		opts:    o,
+	}, nil
+}
+
+// call is one logical API call, possibly sent several times.
+type call struct {
+	method string
+	path   string // path and query, below the base URL
+	body   []byte
+	out    any
+}
+
+// retriesAfterSend says whether the call may be repeated after it may have reached Bind.
+func (c call) retriesAfterSend() bool { return c.method != http.MethodPost }
+
+func (c *Client) do(ctx context.Context, cl call) error {
+	for attempt := 1; ; attempt++ {
+		wait, err := c.attempt(ctx, cl)
+		if err == nil {
+			return nil
+		}
+		if wait < 0 || attempt >= c.opts.MaxAttempts {
+			return err
+		}
+		if wait == 0 {
+			wait = c.backoff(attempt)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is exponential with full jitter, so clients that failed together do not retry together.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.opts.RetryBase << (attempt - 1)
+	if ceiling <= 0 || ceiling > c.opts.RetryMax {
+		ceiling = c.opts.RetryMax
+	}
+	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+}
+
+// attempt sends the call once. It returns the error and how long to wait before trying again:
+// 0 for the default backoff, a positive duration when the server said, -1 for "do not retry".
+func (c *Client) attempt(ctx context.Context, cl call) (time.Duration, error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return -1, err
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+	defer func() { <-c.slots }()
+
+	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, c.base.String()+cl.path, body)
+	if err != nil {
+		return -1, fmt.Errorf("bind: building request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return c.transportError(ctx, cl, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		// The status line came back but the body did not: for a POST the write happened.
+		return c.transportError(ctx, cl, err)
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		if cl.out == nil || res.StatusCode == http.StatusNoContent {
+			return 0, nil
+		}
+		if err := json.Unmarshal(raw, cl.out); err != nil {
+			return -1, fmt.Errorf("bind %s %s: malformed response: %w", cl.method, pathOnly(cl.path), err)
+		}
+		return 0, nil
+	}
+	apiErr := &APIError{Method: cl.method, Path: pathOnly(cl.path), Status: res.StatusCode, Body: trimBody(raw)}
+	var msg struct{ Message, Code json.RawMessage }
+	if json.Unmarshal(raw, &msg) == nil {
+		apiErr.Message, apiErr.Code = jsonText(msg.Message), jsonText(msg.Code)
+	}
+	switch {
+	case res.StatusCode == http.StatusTooManyRequests:
+		// Rejected before it was applied: safe to repeat, POST included, after the wait asked for.
+		wait, ok := retryAfter(res.Header.Get("Retry-After"), time.Now())
+		if ok && wait > c.opts.MaxRetryAfter {
+			return -1, apiErr
+		}
+		return wait, apiErr
+	case res.StatusCode >= 500 && !cl.retriesAfterSend():
+		return -1, fmt.Errorf("%w: %w", ErrOutcomeUnknown, apiErr)
+	case apiErr.Retryable():
+		return 0, apiErr
+	}
+	return -1, apiErr
+}
+
+// transportError classifies a failure to get an answer. A dial failure never reached Bind and may
+// be retried for any method; anything later may have, so a POST gets ErrOutcomeUnknown.
+func (c *Client) transportError(ctx context.Context, cl call, err error) (time.Duration, error) {
+	var op *net.OpError
+	notSent := errors.As(err, &op) && op.Op == "dial"
+	wrapped := fmt.Errorf("bind %s %s: %w", cl.method, pathOnly(cl.path), err)
+	if ctx.Err() != nil {
+		if !notSent && !cl.retriesAfterSend() {
+			return -1, fmt.Errorf("%w: %w", ErrOutcomeUnknown, wrapped)
+		}
+		return -1, wrapped
+	}
+	if notSent || cl.retriesAfterSend() {
+		return 0, wrapped
+	}
+	return -1, fmt.Errorf("%w: %w", ErrOutcomeUnknown, wrapped)
+}
+
+func pathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// jsonText reads a JSON string or number as text, so a numeric Code is kept too.
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	if h == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && secs >= 0 {
+		return time.Duration(secs)*time.Second + time.Millisecond, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d, true
+		}
+		return time.Millisecond, true
+	}
+	return 0, false
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, call{method: http.MethodGet, path: path, out: out})
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("bind: encoding %s %s: %w", method, path, err)
+	}
+	return c.do(ctx, call{method: method, path: path, body: body, out: out})
+}
+
+// create POSTs a new record and returns its id, which Bind answers as a bare JSON string.
+func (c *Client) create(ctx context.Context, path string, in any) (string, error) {
+	var id string
+	if err := c.send(ctx, http.MethodPost, path, in, &id); err != nil {
+		return "", err
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return "", fmt.Errorf("%w: bind POST %s answered %q, not a record id", ErrOutcomeUnknown, path, id)
+	}
+	return id, nil
+}
+
+// idPath joins a resource and a record id, refusing anything that is not a GUID so that no text
+// can change the path.
+func idPath(resource, id string) (string, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", fmt.Errorf("bind: %q is not a record id (GUID)", id)
+	}
+	return resource + "/" + u.String(), nil
+}
+
+// Query selects and orders a list.
+type Query struct {
+	Filter  Filter
+	OrderBy string // e.g. "Number desc"; field names only
+	// Top limits the total number of records read; 0 means all.
+	Top int
+}
+
+// validOrderBy accepts "Field [asc|desc]" terms separated by commas.
+func validOrderBy(s string) bool {
+	for part := range strings.SplitSeq(s, ",") {
+		f := strings.Fields(part)
+		if len(f) == 0 || len(f) > 2 || !fieldName.MatchString(f[0]) || (len(f) == 2 && f[1] != "asc" && f[1] != "desc") {
+			return false
+		}
+	}
+	return true
+}
+
+// odataEscape escapes a query value with %20 for spaces, as OData servers expect.
+func odataEscape(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+
+func (q Query) encode() (string, error) {
+	var parts []string
+	if !q.Filter.IsZero() {
+		parts = append(parts, "$filter="+odataEscape(q.Filter.String()))
+	}
+	if q.OrderBy != "" {
+		if !validOrderBy(q.OrderBy) {
+			return "", fmt.Errorf("bind: %q is not an $orderby of field names", q.OrderBy)
+		}
+		parts = append(parts, "$orderby="+odataEscape(q.OrderBy))
+	}
+	top := PageSize
+	if q.Top > 0 && q.Top < top {
+		top = q.Top
+	}
+	parts = append(parts, "$top="+strconv.Itoa(top))
+	return strings.Join(parts, "&"), nil
+}
+
+// list pages through a resource, following nextLink. Only the path and query of a nextLink are
+// used, always against the configured base URL, so a link can never send the key elsewhere.
+func list[T any](c *Client, ctx context.Context, resource string, q Query) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		qs, err := q.encode()
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		next := resource + "?" + qs
+		seen := 0
+		for next != "" {
+			var page Page[T]
+			if err := c.get(ctx, next, &page); err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range page.Value {
+				if !yield(item, nil) {
+					return
+				}
+				seen++
+				if q.Top > 0 && seen >= q.Top {
+					return
+				}
+			}
+			next = ""
+			if page.NextLink != "" && len(page.Value) > 0 {
+				u, err := url.Parse(page.NextLink)
+				if err != nil || !strings.EqualFold(u.Path, c.base.Path+resource) {
+					yield(zero, fmt.Errorf("bind GET %s: nextLink %q does not continue the list", resource, page.NextLink))
+					return
+				}
+				next = resource + "?" + u.RawQuery
+			}
+		}
+	}
+}
+
+// All collects a list.
+func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package bind
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrCredentialsRejected is wrapped by every error for a 401: the API key is wrong, revoked or
+// expired (keys appear to last a year). A person must give a new key; retrying will not help.
+var ErrCredentialsRejected = errors.New("Bind rejected the API key")
+
+// ErrOutcomeUnknown is wrapped when a write was sent but no answer came back (timeout, dropped
+// connection, 5xx after the request went out). The write may or may not have been applied: look
+// the record up (an order by PurchaseOrder, a client by name or RFC, a product by Code) before
+// sending it again. Creates are never retried blindly.
+var ErrOutcomeUnknown = errors.New("Bind did not answer; the write may or may not have been applied")
+
+// maxBodyInError bounds how much of a response body an error keeps for the run log.
+const maxBodyInError = 2048
+
+// APIError is an answer from Bind with a status that is not success.
+type APIError struct {
+	Method, Path string
+	Status       int
+	// Message and Code are Bind's own, when the body carried them.
+	Message, Code string
+	// Body is the raw body, trimmed to a bounded size, for the run log.
+	Body string
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Bind %s %s: HTTP %d", e.Method, e.Path, e.Status)
+	switch {
+	case e.Message != "" && e.Code != "":
+		fmt.Fprintf(&b, ": %s (code %s)", e.Message, e.Code)
+	case e.Message != "":
+		fmt.Fprintf(&b, ": %s", e.Message)
+	case e.Body != "":
+		fmt.Fprintf(&b, ": %s", e.Body)
+	}
+	return b.String()
+}
+
+// Unwrap makes a 401 match ErrCredentialsRejected.
+func (e *APIError) Unwrap() error {
+	if e.Status == 401 {
+		return ErrCredentialsRejected
+	}
+	return nil
+}
+
+// Retryable reports whether a read that got this answer may be tried again.
+func (e *APIError) Retryable() bool { return e.Status == 429 || e.Status >= 500 }
+
+func trimBody(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > maxBodyInError {
+		s = s[:maxBodyInError] + "…"
+	}
+	return s
+}
