@@ -252,7 +252,9 @@ func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
 	c.CreditDays, c.CreditAmount = in.CreditDays, in.CreditAmount
 	c.PriceList, c.PriceListID, c.Account = pl.Name, pl.ID, acct.Number
 	c.Email, c.Telephones, c.Comments = in.Email, in.Telephone, in.Comment
-	c.LoctaionID = in.LocationID
+	if loc, ok := find(s.locations, func(l bind.Location) bool { return strings.EqualFold(l.ID, in.LocationID) }); ok {
+		c.LoctaionID, c.Loctaion = loc.ID, loc.Name
+	}
 	c.CreationDate = bind.Time{Time: s.now()}
 	c.Status = "Activo"
 	if in.Address != nil {

@@ -1,0 +1,459 @@
+package bind_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/bind/bindsim"
+	"github.com/handybind/handybind/internal/money"
+)
+
+const token = "test-key"
+
+// company is a seeded simulator behind a real HTTP server, with a client for it.
+type company struct {
+	sim                                    *bindsim.Sim
+	srv                                    *httptest.Server
+	c                                      *bind.Client
+	user                                   bind.UserProfile
+	general, mayoreo, mxn, matriz, almacen string
+	norte, almacenNorte, account, account2 string
+}
+
+func newCompany(t *testing.T, opts ...func(*bind.Options)) *company {
+	t.Helper()
+	s := bindsim.New()
+	co := &company{sim: s}
+	co.user = s.AddToken(token, bind.UserProfile{Name: "Ana Admin", Email: "ana@example.com", CompanyName: "Distribuidora del Norte"})
+	co.general = s.AddPriceList("Lista General")
+	co.mayoreo = s.AddPriceList("Mayoreo")
+	co.mxn = s.AddCurrency("MXN", "Peso mexicano")
+	s.AddCurrency("USD", "Dólar")
+	co.matriz = s.AddLocation("Matriz")
+	co.almacen = s.AddWarehouse("Almacén Matriz", co.matriz)
+	co.norte = s.AddLocation("Sucursal Norte")
+	co.almacenNorte = s.AddWarehouse("Almacén Norte", co.norte)
+	co.account = s.AddAccount("105-01-001", "Clientes nacionales")
+	co.account2 = s.AddAccount("105-01-002", "Clientes mostrador")
+	s.AddUser("Beto Ventas", "beto@example.com")
+	co.srv = httptest.NewServer(s)
+	t.Cleanup(co.srv.Close)
+	o := bind.Options{
+		BaseURL: co.srv.URL, Token: token,
+		RequestsPerSecond: 10000, Burst: 100,
+		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		AttemptTimeout: 2 * time.Second,
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := bind.New(o)
+	require.NoError(t, err)
+	co.c = c
+	return co
+}
+
+func (co *company) product(t *testing.T, code, title string, price string) string {
+	t.Helper()
+	id, err := co.c.CreateProduct(context.Background(), bind.NewProduct{
+		Code: code, Title: title, Cost: money.MustParse("1"), Price: money.MustParse(price), CurrencyID: co.mxn,
+	})
+	require.NoError(t, err)
+	return id
+}
+
+func (co *company) client(t *testing.T, name string) (id, address string) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := co.c.CreateClient(ctx, bind.NewClient{
+		LegalName: name, CommercialName: name, RFC: "XAXX010101000", PriceListID: co.general,
+		AccountingNumber: "105-01-001", LocationID: co.matriz, Address: &bind.NewAddress{StreetName: "Hidalgo", ExteriorNumber: "10", City: "Monterrey", State: "Nuevo León"},
+	})
+	require.NoError(t, err)
+	d, err := co.c.Client(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, d.Addresses, 1)
+	return id, d.Addresses[0]
+}
+
+func (co *company) order(clientID, address, purchaseOrder string, lines ...bind.NewOrderProduct) bind.NewOrder {
+	return bind.NewOrder{
+		AddressID: address, ClientID: clientID, CurrencyID: co.mxn, LocationID: co.matriz,
+		OrderDate: bind.Time{Time: time.Date(2026, 11, 2, 10, 30, 0, 0, time.UTC)}, PriceListID: co.general,
+		WarehouseID: co.almacen, VATRate: money.MustParse("0.16"), PurchaseOrder: purchaseOrder,
+		Comments: "Vendedor: Beto Ventas <beto@example.com>", Products: lines,
+	}
+}
+
+func TestUserProfileAndCatalogs(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+
+	p, err := co.c.UserProfile(ctx)
+	require.NoError(t, err)
+	require.Equal(t, co.user.UserID, p.UserID)
+	require.Equal(t, "Distribuidora del Norte", p.CompanyName)
+
+	pls, err := bind.All(co.c.PriceLists(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Equal(t, []bind.PriceList{{ID: co.general, Name: "Lista General"}, {ID: co.mayoreo, Name: "Mayoreo"}}, pls)
+
+	curs, err := bind.All(co.c.Currencies(ctx, bind.Query{Filter: bind.Eq("Code", "MXN")}))
+	require.NoError(t, err)
+	require.Len(t, curs, 1)
+	require.Equal(t, bindsim.MXN, curs[0].ID)
+
+	whs, err := bind.All(co.c.Warehouses(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Len(t, whs, 2)
+	require.Equal(t, co.matriz, whs[0].LocationID)
+
+	locs, err := bind.All(co.c.Locations(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Len(t, locs, 2)
+
+	accts, err := bind.All(co.c.Accounts(ctx, bind.Query{Filter: bind.Eq("Number", "105-01-002")}))
+	require.NoError(t, err)
+	require.Equal(t, co.account2, accts[0].ID)
+
+	users, err := bind.All(co.c.Users(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Len(t, users, 2)
+}
+
+func TestPagingFollowsNextLinkAcrossPages(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+	for i := range 250 {
+		co.product(t, fmt.Sprintf("SKU-%03d", i), fmt.Sprintf("Producto %d", i), "10")
+	}
+	var codes []string
+	for p, err := range co.c.Products(ctx, bind.Query{OrderBy: "Code desc"}) {
+		require.NoError(t, err)
+		codes = append(codes, p.Code)
+	}
+	require.Len(t, codes, 250)
+	require.Equal(t, "SKU-249", codes[0])
+	require.Equal(t, "SKU-000", codes[249])
+	require.Equal(t, 3, co.sim.Count("GET /api/Products"), "250 records are three pages of 100")
+
+	// Every page after the first was asked for with the query Bind's nextLink carried.
+	var queries []string
+	for _, r := range co.sim.Requests() {
+		if r.Route == "GET /api/Products" {
+			queries = append(queries, r.Query)
+		}
+	}
+	require.Contains(t, queries[1], "%24skip=100")
+	require.Contains(t, queries[2], "%24skip=200")
+	require.Contains(t, queries[2], "orderby")
+
+	// Top stops early, and stopping the loop stops paging.
+	some, err := bind.All(co.c.Products(ctx, bind.Query{Top: 120}))
+	require.NoError(t, err)
+	require.Len(t, some, 120)
+	before := co.sim.Count("GET /api/Products")
+	for range co.c.Products(ctx, bind.Query{}) {
+		break
+	}
+	require.Equal(t, before+1, co.sim.Count("GET /api/Products"))
+}
+
+func TestFilters(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+	tricky := co.product(t, "O'BRIEN-1", "Salsa O'Brien", "20")
+	co.product(t, "PLAIN-2", "Salsa verde", "20")
+	co.product(t, "x' or Code ne '", "Inyección", "20")
+
+	find := func(f bind.Filter) []string {
+		t.Helper()
+		ps, err := bind.All(co.c.Products(ctx, bind.Query{Filter: f}))
+		require.NoError(t, err, f.String())
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Code)
+		}
+		return out
+	}
+	require.Equal(t, []string{"O'BRIEN-1"}, find(bind.Eq("Code", "O'BRIEN-1")), "quotes are escaped")
+	require.Equal(t, []string{"x' or Code ne '"}, find(bind.Eq("Code", "x' or Code ne '")), "text never becomes filter syntax")
+	require.Equal(t, []string{"PLAIN-2", "x' or Code ne '"}, find(bind.Ne("Code", "O'BRIEN-1")))
+	require.Equal(t, []string{"O'BRIEN-1", "PLAIN-2"}, find(bind.Contains("Title", "Salsa")))
+	require.Equal(t, []string{"PLAIN-2"}, find(bind.And(bind.Contains("Title", "Salsa"), bind.Ne("Code", "O'BRIEN-1"))))
+	byID, err := bind.EqGUID("ID", tricky)
+	require.NoError(t, err)
+	require.Equal(t, []string{"O'BRIEN-1"}, find(byID))
+	require.Equal(t, "ID eq guid'"+tricky+"'", byID.String())
+
+	_, err = bind.EqGUID("ID", "1' or 1 eq 1")
+	require.Error(t, err)
+	require.Panics(t, func() { bind.Eq("Code eq 'x' or Code", "y") }, "field names are never caller text")
+
+	// Orders by number, excluding cancelled ones, as the sync asks.
+	cid, addr := co.client(t, "Abarrotes Lupita")
+	p := co.product(t, "A-1", "Arroz", "25")
+	for _, po := range []string{"H-1", "H-2"} {
+		_, err := co.c.CreateOrder(ctx, co.order(cid, addr, po, bind.NewOrderProduct{ID: p, Price: money.MustParse("25"), Qty: money.NewFromInt(1)}))
+		require.NoError(t, err)
+	}
+	orders, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.And(bind.Eq("PurchaseOrder", "H-2"), bind.NeInt("Status", bind.OrderCancelled))}))
+	require.NoError(t, err)
+	require.Len(t, orders, 1)
+	require.Equal(t, "H-2", orders[0].PurchaseOrder)
+}
+
+func TestOrdersClientsProductsAndQuirks(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+
+	pid := co.product(t, "COCA-600", "Refresco 600ml", "15.50")
+	// NewProduct says CurrencyId, EditProduct says CurrencyID: check what went over the wire.
+	reqs := co.sim.Requests()
+	require.Contains(t, string(reqs[len(reqs)-1].Body), `"CurrencyId":"`+co.mxn+`"`)
+	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", Cost: money.MustParse("9"), CurrencyID: co.mxn}))
+	reqs = co.sim.Requests()
+	last := reqs[len(reqs)-1]
+	require.Contains(t, string(last.Body), `"CurrencyID":"`+co.mxn+`"`)
+	require.Equal(t, http.StatusNoContent, last.Status)
+
+	d, err := co.c.Product(ctx, pid)
+	require.NoError(t, err)
+	require.Equal(t, "Refresco de cola 600ml", d.Title)
+	require.Len(t, d.Prices.Items, 1)
+	require.Equal(t, "Lista General", d.Prices.Items[0].Name)
+	require.True(t, d.Prices.Items[0].Price.Equal(money.MustParse("15.50")),
+		"a product's price stays what it was created with: EditProduct has no price")
+
+	catalogue, err := co.c.ProductsPriceAndInventory(ctx, co.almacen, co.general)
+	require.NoError(t, err)
+	require.Len(t, catalogue, 1)
+	require.Equal(t, "15.5", catalogue[0].Price.String())
+	require.Equal(t, "0.16", catalogue[0].VAT.String())
+	none, err := co.c.ProductsPriceAndInventory(ctx, co.almacen, co.mayoreo)
+	require.NoError(t, err)
+	require.True(t, none[0].Price.IsZero(), "a product missing from a list has price 0")
+
+	cid, addr := co.client(t, "Abarrotes Lupita")
+	cd, err := co.c.Client(ctx, cid)
+	require.NoError(t, err)
+	require.Equal(t, "Lista General", cd.PriceList)
+	require.Equal(t, "105-01-001", cd.Account)
+	require.Equal(t, co.matriz, cd.LoctaionID, "Bind spells it Loctaion")
+	require.Equal(t, "Matriz", cd.Loctaion)
+	require.Contains(t, string(co.sim.Requests()[len(co.sim.Requests())-1].Response), `"LoctaionID":"`+co.matriz)
+	clients, err := bind.All(co.c.Clients(ctx, bind.Query{Filter: bind.Eq("ClientName", "Abarrotes Lupita")}))
+	require.NoError(t, err)
+	require.Len(t, clients, 1)
+
+	// Net prices, VAT on top: 3 × 86.21 = 258.63, VAT 41.38, total 300.01.
+	oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-9001",
+		bind.NewOrderProduct{ID: pid, Price: money.MustParse("86.21"), Qty: money.NewFromInt(3)}))
+	require.NoError(t, err)
+	od, err := co.c.Order(ctx, oid)
+	require.NoError(t, err)
+	require.Equal(t, int32(bind.OrderActive), od.StatusCode)
+	require.Equal(t, "Activo", od.Status)
+	require.Equal(t, "258.63", od.ProductSubtotal.String())
+	require.Equal(t, "41.38", od.VAT.String())
+	require.Equal(t, "300.01", od.Total.String())
+	require.Equal(t, co.user.UserID, od.EmployeeID, "orders are captured by the key's user")
+	require.Equal(t, "2026-11-02T10:30:00", od.OrderDate.Format("2006-01-02T15:04:05"))
+
+	list, err := bind.All(co.c.Orders(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Equal(t, int32(bind.OrderActive), list[0].Status)
+
+	// Bind cancels rather than removes by default: status 2, still listed.
+	require.NoError(t, co.c.DeleteOrder(ctx, oid))
+	od, err = co.c.Order(ctx, oid)
+	require.NoError(t, err)
+	require.Equal(t, int32(bind.OrderCancelled), od.StatusCode)
+	require.Equal(t, "Cancelado", od.Status)
+	list, err = bind.All(co.c.Orders(ctx, bind.Query{}))
+	require.NoError(t, err)
+	require.Equal(t, int32(bind.OrderCancelled), list[0].Status)
+
+	// The other documented behaviour: removed, then 404.
+	co.sim.DeleteMode = bindsim.DeleteRemoves
+	oid2, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-9002", bind.NewOrderProduct{ID: pid, Price: money.MustParse("1"), Qty: money.NewFromInt(1)}))
+	require.NoError(t, err)
+	require.NoError(t, co.c.DeleteOrder(ctx, oid2))
+	_, err = co.c.Order(ctx, oid2)
+	var apiErr *bind.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusNotFound, apiErr.Status)
+
+	_, err = co.c.Order(ctx, "../Clients")
+	require.ErrorContains(t, err, "not a record id")
+}
+
+func TestCredentialsRejected(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t, func(o *bind.Options) { o.Token = "wrong" })
+	_, err := co.c.UserProfile(context.Background())
+	require.ErrorIs(t, err, bind.ErrCredentialsRejected)
+	var apiErr *bind.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 401, apiErr.Status)
+	require.Equal(t, 1, co.sim.Count("GET /api/UserProfile"), "a 401 is not retried")
+	require.NotContains(t, err.Error(), "wrong", "the key never appears in errors")
+}
+
+func TestBadRequestKeepsBindsMessage(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	_, err := co.c.CreateClient(context.Background(), bind.NewClient{LegalName: "Sin RFC", CommercialName: "Sin RFC", PriceListID: co.general, AccountingNumber: "105-01-001"})
+	var apiErr *bind.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadRequest, apiErr.Status)
+	require.Contains(t, apiErr.Message, "The RFC field is required")
+	require.Contains(t, apiErr.Body, `"Message"`)
+	require.False(t, errors.Is(err, bind.ErrOutcomeUnknown), "a 400 is a clear refusal")
+	require.Equal(t, 1, co.sim.Count("POST /api/Clients"))
+}
+
+func TestRateLimitedThenSuccess(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	co.sim.Inject("GET /api/PriceLists", bindsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second})
+	start := time.Now()
+	pls, err := bind.All(co.c.PriceLists(context.Background(), bind.Query{}))
+	require.NoError(t, err)
+	require.Len(t, pls, 2)
+	require.Equal(t, 2, co.sim.Count("GET /api/PriceLists"))
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "Retry-After is honoured")
+
+	// A 429 is a refusal before anything was applied, so even a create is sent again.
+	co.sim.Inject("POST /api/Products", bindsim.Fault{Status: http.StatusTooManyRequests})
+	co.product(t, "RL-1", "Tras 429", "1")
+	require.Equal(t, 2, co.sim.Count("POST /api/Products"))
+	require.Len(t, co.sim.Products(), 1)
+
+	// A Retry-After beyond the bound ends the call instead of stalling a run.
+	co.sim.Inject("GET /api/Users", bindsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Hour})
+	_, err = bind.All(co.c.Users(context.Background(), bind.Query{}))
+	var apiErr *bind.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusTooManyRequests, apiErr.Status)
+}
+
+func TestServerErrorsRetriedForReadsNotCreates(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+	cid, addr := co.client(t, "Tienda Don Pepe")
+	pid := co.product(t, "P-1", "Pan", "10")
+
+	co.sim.Inject("GET /api/Clients/{id}", bindsim.Fault{Status: http.StatusInternalServerError, Times: 2})
+	_, err := co.c.Client(ctx, cid)
+	require.NoError(t, err)
+	require.Equal(t, 1+3, co.sim.Count("GET /api/Clients/{id}"), "two 500s, then success")
+
+	co.sim.Inject("POST /api/Orders", bindsim.Fault{Status: http.StatusServiceUnavailable})
+	_, err = co.c.CreateOrder(ctx, co.order(cid, addr, "H-500", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(10), Qty: money.NewFromInt(1)}))
+	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
+	require.Equal(t, 1, co.sim.Count("POST /api/Orders"), "a create is never sent twice blindly")
+
+	// Reads give up after the configured attempts.
+	co.sim.Inject("GET /api/Currencies", bindsim.Fault{Status: http.StatusBadGateway, Times: 10})
+	_, err = bind.All(co.c.Currencies(ctx, bind.Query{}))
+	var apiErr *bind.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusBadGateway, apiErr.Status)
+	require.Equal(t, 5, co.sim.Count("GET /api/Currencies"))
+}
+
+func TestLostResponseCreateIsDetectableAndFindable(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+	cid, addr := co.client(t, "Miscelánea La Esperanza")
+	pid := co.product(t, "L-1", "Leche", "28")
+
+	co.sim.Inject("POST /api/Orders", bindsim.Fault{LoseResponse: true})
+	_, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-777", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(28), Qty: money.NewFromInt(2)}))
+	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
+	require.Equal(t, 1, co.sim.Count("POST /api/Orders"))
+
+	// The write landed: it is found by PurchaseOrder, exactly once.
+	found, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-777")}))
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, "64.96", found[0].Total.String())
+}
+
+func TestTimeouts(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 100 * time.Millisecond })
+	ctx := context.Background()
+	cid, addr := co.client(t, "Abarrotes El Sol")
+	pid := co.product(t, "T-1", "Tortillas", "20")
+
+	co.sim.Inject("GET /api/Orders", bindsim.Fault{Hang: true})
+	_, err := bind.All(co.c.Orders(ctx, bind.Query{}))
+	require.NoError(t, err, "a read that timed out is tried again")
+	require.Equal(t, 2, co.sim.Count("GET /api/Orders"))
+
+	co.sim.Inject("POST /api/Orders", bindsim.Fault{Hang: true})
+	_, err = co.c.CreateOrder(ctx, co.order(cid, addr, "H-T", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(20), Qty: money.NewFromInt(1)}))
+	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
+	require.Equal(t, 1, co.sim.Count("POST /api/Orders"))
+
+	// The caller's deadline wins over retries.
+	co.sim.Inject("GET /api/Users", bindsim.Fault{Hang: true, Times: 100})
+	short, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+	defer cancel()
+	_, err = bind.All(co.c.Users(short, bind.Query{}))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestNextLinkNeverLeavesTheBaseURL(t *testing.T) {
+	t.Parallel()
+	var hosts []string
+	var evilHit bool
+	evil := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { evilHit = true }))
+	defer evil.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts = append(hosts, r.Host)
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("$skip") == "" {
+			fmt.Fprintf(w, `{"value":[{"ID":"%s","Name":"A"}],"nextLink":"%s/api/PriceLists?$skip=1","count":2}`, "00000000-0000-0000-0000-000000000001", evil.URL)
+			return
+		}
+		fmt.Fprint(w, `{"value":[{"ID":"00000000-0000-0000-0000-000000000002","Name":"B"}],"count":2}`)
+	}))
+	defer srv.Close()
+	c, err := bind.New(bind.Options{BaseURL: srv.URL, Token: token})
+	require.NoError(t, err)
+	pls, err := bind.All(c.PriceLists(context.Background(), bind.Query{}))
+	require.NoError(t, err)
+	require.Len(t, pls, 2)
+	require.False(t, evilHit, "the key is only ever sent to the configured base URL")
+	require.Len(t, hosts, 2)
+}
+
+func TestMalformedResponseIsAnError(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"value":[{"ID":"x","Number":105}],"count":1}`)
+	}))
+	defer srv.Close()
+	c, err := bind.New(bind.Options{BaseURL: srv.URL, Token: token})
+	require.NoError(t, err)
+	_, err = bind.All(c.Accounts(context.Background(), bind.Query{}))
+	require.ErrorContains(t, err, "malformed response")
+	require.ErrorContains(t, err, "Number", "the error names the field")
+}
