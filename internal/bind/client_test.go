@@ -28,7 +28,7 @@ type company struct {
 	norte, almacenNorte, account, account2 string
 }
 
-func newCompany(t *testing.T, opts ...func(*bind.Options)) *company {
+func newCompany(t testing.TB, opts ...func(*bind.Options)) *company {
 	t.Helper()
 	s := bindsim.New()
 	co := &company{sim: s}

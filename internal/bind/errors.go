@@ -8,13 +8,13 @@ import (
 
 // ErrCredentialsRejected is wrapped by every error for a 401: the API key is wrong, revoked or
 // expired (keys appear to last a year). A person must give a new key; retrying will not help.
-var ErrCredentialsRejected = errors.New("Bind rejected the API key")
+var ErrCredentialsRejected = errors.New("bind: the API key was rejected")
 
 // ErrOutcomeUnknown is wrapped when a write was sent but no answer came back (timeout, dropped
 // connection, 5xx after the request went out). The write may or may not have been applied: look
 // the record up (an order by PurchaseOrder, a client by name or RFC, a product by Code) before
 // sending it again. Creates are never retried blindly.
-var ErrOutcomeUnknown = errors.New("Bind did not answer; the write may or may not have been applied")
+var ErrOutcomeUnknown = errors.New("bind: no answer came back; the write may or may not have been applied")
 
 // maxBodyInError bounds how much of a response body an error keeps for the run log.
 const maxBodyInError = 2048

@@ -116,14 +116,10 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
 			return 0
 		})
 	}
-	skip, err := intParam(q, "$skip", 0)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	top, err := intParam(q, "$top", PageSize)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	skip, ok := intParam(q, "$skip", 0)
+	top, ok2 := intParam(q, "$top", PageSize)
+	if !ok || !ok2 {
+		writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. $skip and $top must be non-negative integers.")
 		return
 	}
 	top = min(top, PageSize)
@@ -148,16 +144,13 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func intParam(q url.Values, name string, def int) (int, error) {
+func intParam(q url.Values, name string, def int) (int, bool) {
 	s := q.Get(name)
 	if s == "" {
-		return def, nil
+		return def, true
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("The query specified in the URI is not valid. '%s' must be a non-negative integer.", name)
-	}
-	return n, nil
+	return n, err == nil && n >= 0
 }
 
 func compareValues(a, b any) int {
