@@ -457,3 +457,27 @@ func TestMalformedResponseIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "malformed response")
 	require.ErrorContains(t, err, "Number", "the error names the field")
 }
+
+func TestConcurrencyCapAndRateLimit(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t, func(o *bind.Options) {
+		o.MaxConcurrent = 2
+		o.RequestsPerSecond = 20
+		o.Burst = 1
+	})
+	co.sim.Inject("GET /api/UserProfile", bindsim.Fault{Latency: 50 * time.Millisecond, Times: 8})
+	start := time.Now()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := co.c.UserProfile(context.Background())
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+	require.LessOrEqual(t, co.sim.PeakInFlight(), 2, "never more than MaxConcurrent requests in flight")
+	// 8 requests at 20/s with a burst of 1 cannot finish sooner than 7 intervals of 50ms.
+	require.GreaterOrEqual(t, time.Since(start), 350*time.Millisecond)
+}

@@ -64,6 +64,8 @@ type Sim struct {
 	faults   map[string][]Fault
 	log      []Request
 	counters map[string]int
+	inFlight int
+	peak     int
 	now      func() time.Time
 }
 
@@ -248,6 +250,13 @@ func (s *Sim) Count(route string) int {
 	return s.counters[route]
 }
 
+// PeakInFlight is the most requests the simulator was answering at once.
+func (s *Sim) PeakInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
 // Fault is a misbehaviour injected into the next requests of one route.
 type Fault struct {
 	// Latency delays the answer (and, with nothing else set, is the whole fault).
@@ -336,7 +345,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.counters[route]++
+	s.inFlight++
+	s.peak = max(s.peak, s.inFlight)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
