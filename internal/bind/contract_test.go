@@ -85,10 +85,16 @@ func TestContractWithOfficialDefinition(t *testing.T) {
 	require.NoError(t, err)
 	for _, seq := range []func() error{
 		func() error { _, err := bind.All(co.c.PriceLists(ctx, bind.Query{OrderBy: "Name"})); return err },
-		func() error { _, err := bind.All(co.c.Currencies(ctx, bind.Query{Filter: bind.Eq("Code", "MXN")})); return err },
+		func() error {
+			_, err := bind.All(co.c.Currencies(ctx, bind.Query{Filter: bind.Eq("Code", "MXN")}))
+			return err
+		},
 		func() error { _, err := bind.All(co.c.Warehouses(ctx, bind.Query{})); return err },
 		func() error { _, err := bind.All(co.c.Locations(ctx, bind.Query{})); return err },
-		func() error { _, err := bind.All(co.c.Accounts(ctx, bind.Query{Filter: bind.Eq("Number", "105-01-001")})); return err },
+		func() error {
+			_, err := bind.All(co.c.Accounts(ctx, bind.Query{Filter: bind.Eq("Number", "105-01-001")}))
+			return err
+		},
 		func() error { _, err := bind.All(co.c.Users(ctx, bind.Query{})); return err },
 	} {
 		require.NoError(t, seq())
