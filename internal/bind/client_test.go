@@ -328,7 +328,7 @@ func TestBadRequestKeepsBindsMessage(t *testing.T) {
 func TestRateLimitedThenSuccess(t *testing.T) {
 	t.Parallel()
 	co := newCompany(t)
-	co.sim.Inject("GET /api/PriceLists", bindsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second})
+	co.sim.Inject("GET /api/PriceLists", bindsim.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
 	start := time.Now()
 	pls, err := bind.All(co.c.PriceLists(context.Background(), bind.Query{}))
 	require.NoError(t, err)
@@ -343,7 +343,7 @@ func TestRateLimitedThenSuccess(t *testing.T) {
 	require.Len(t, co.sim.Products(), 1)
 
 	// A Retry-After beyond the bound ends the call instead of stalling a run.
-	co.sim.Inject("GET /api/Users", bindsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Hour})
+	co.sim.Inject("GET /api/Users", bindsim.Fault{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"3600"}}})
 	_, err = bind.All(co.c.Users(context.Background(), bind.Query{}))
 	var apiErr *bind.APIError
 	require.ErrorAs(t, err, &apiErr)

@@ -7,7 +7,6 @@
 package bindsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/simkit"
 )
 
 // PageSize is the most a list answers at once.
@@ -61,12 +61,8 @@ type Sim struct {
 	// DefaultVATRate applies to orders that send VATRate 0 with taxed lines [0.16].
 	DefaultVATRate money.Decimal
 
-	faults   map[string][]Fault
-	log      []Request
-	counters map[string]int
-	inFlight int
-	peak     int
-	now      func() time.Time
+	simkit.Recorder
+	now func() time.Time
 }
 
 type product struct {
@@ -83,8 +79,6 @@ type client struct {
 func New() *Sim {
 	return &Sim{
 		tokens:         map[string]bind.UserProfile{},
-		faults:         map[string][]Fault{},
-		counters:       map[string]int{},
 		nextNumber:     1000,
 		DefaultVATRate: money.MustParse("0.16"),
 		now:            func() time.Time { return time.Now().UTC() },
@@ -226,77 +220,12 @@ func (s *Sim) Products() []bind.ProductDetails {
 	return out
 }
 
-// Request is one request the simulator answered, with its response.
-type Request struct {
-	Method, Path, Query string
-	Route               string // e.g. "POST /api/Orders", "GET /api/Orders/{id}"
-	Body                []byte
-	Status              int
-	Response            []byte
-	ContentType         string
-}
+// Fault is a misbehaviour injected into the next requests of one route, e.g.
+// Inject("POST /api/Orders", Fault{LoseResponse: true}).
+type Fault = simkit.Fault
 
-// Requests returns the request log.
-func (s *Sim) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
-
-// Count returns how many requests a route has had, e.g. Count("POST /api/Orders").
-func (s *Sim) Count(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counters[route]
-}
-
-// PeakInFlight is the most requests the simulator was answering at once.
-func (s *Sim) PeakInFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peak
-}
-
-// Fault is a misbehaviour injected into the next requests of one route.
-type Fault struct {
-	// Latency delays the answer (and, with nothing else set, is the whole fault).
-	Latency time.Duration
-	// Status answers with this status instead (429, 500, 503…), without applying the request.
-	Status int
-	// RetryAfter is sent with a 429 or 503.
-	RetryAfter time.Duration
-	// Hang never answers: the request waits until the client gives up.
-	Hang bool
-	// LoseResponse applies the request, then drops the connection before answering.
-	LoseResponse bool
-	// Times is how many requests the fault hits [1].
-	Times int
-}
-
-// Inject queues a fault for route ("POST /api/Orders", "GET /api/Clients", "GET /api/Orders/{id}").
-func (s *Sim) Inject(route string, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	s.faults[route] = append(s.faults[route], f)
-}
-
-func (s *Sim) takeFault(route string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[route]
-	if len(q) == 0 {
-		return Fault{}, false
-	}
-	f := q[0]
-	q[0].Times--
-	if q[0].Times <= 0 {
-		s.faults[route] = q[1:]
-	}
-	return f, true
-}
+// Request is one logged request with its response.
+type Request = simkit.Request
 
 var guidSegment = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
@@ -321,95 +250,22 @@ func canonical(path string) (pattern, id string) {
 	return "/" + strings.Join(segs, "/"), id
 }
 
-// recorder keeps the response for the request log.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
-}
-
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pattern, id := canonical(r.URL.Path)
 	route := r.Method + " " + pattern
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-
-	s.mu.Lock()
-	s.counters[route]++
-	s.inFlight++
-	s.peak = max(s.peak, s.inFlight)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.inFlight--
-		s.mu.Unlock()
-	}()
-
-	rec := &recorder{ResponseWriter: w}
-	defer func() {
-		s.mu.Lock()
-		s.log = append(s.log, Request{
-			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Route: route, Body: body,
-			Status: rec.status, Response: rec.body.Bytes(), ContentType: rec.Header().Get("Content-Type"),
-		})
-		s.mu.Unlock()
-	}()
-
-	fault, faulty := s.takeFault(route)
-	if faulty {
-		if fault.Latency > 0 {
-			select {
-			case <-time.After(fault.Latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if fault.Hang {
-			<-r.Context().Done()
+	s.Serve(w, r, route, body, func(w http.ResponseWriter) {
+		user, ok := s.authenticate(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "Authorization has been denied for this request.")
 			return
 		}
-		if fault.Status != 0 {
-			if fault.RetryAfter > 0 {
-				w.Header().Set("Retry-After", fmt.Sprint(int(fault.RetryAfter.Round(time.Second)/time.Second)))
-			}
-			writeError(rec, fault.Status, http.StatusText(fault.Status))
-			return
-		}
-	}
-
-	user, ok := s.authenticate(r)
-	if !ok {
-		writeError(rec, http.StatusUnauthorized, "Authorization has been denied for this request.")
-		return
-	}
-	if faulty && fault.LoseResponse {
-		// Apply the request, then drop the connection before the client hears anything.
-		s.route(&discard{header: http.Header{}}, r, route, id, body, user)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	}
-	s.route(rec, r, route, id, body, user)
+		s.route(w, r, route, id, body, user)
+	}, func(w http.ResponseWriter, status int) {
+		writeError(w, status, http.StatusText(status))
+	})
 }
-
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
 
 func (s *Sim) authenticate(r *http.Request) (bind.UserProfile, bool) {
 	h := r.Header.Get("Authorization")
