@@ -8,7 +8,9 @@ package money
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/shopspring/decimal"
 )
@@ -64,6 +66,17 @@ func (d Decimal) Cents() Decimal { return Decimal{d.Decimal.Round(2)} }
 // Equal reports whether d and o are the same number (1.0 equals 1.00).
 func (d Decimal) Equal(o Decimal) bool { return d.Decimal.Equal(o.Decimal) }
 
+// Amounts read from outside are bounded: a value like 1e1000000000 is a few bytes of JSON but
+// rounding it would build a billion-digit integer.
+const (
+	maxExponent = 18
+	maxDigits   = 40
+)
+
+func inRange(v decimal.Decimal) bool {
+	return v.Exponent() >= -maxExponent && v.Exponent() <= maxExponent && len(v.Coefficient().String()) <= maxDigits
+}
+
 // MarshalJSON writes the number's exact decimal text as a JSON number.
 func (d Decimal) MarshalJSON() ([]byte, error) { return []byte(d.Decimal.String()), nil }
 
@@ -79,8 +92,9 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 		b = b[1 : len(b)-1]
 	}
 	v, err := decimal.NewFromString(string(b))
-	if err != nil {
-		return fmt.Errorf("%s is not a number", string(b))
+	if err != nil || !inRange(v) {
+		// An UnmarshalTypeError lets encoding/json name the field that held the bad value.
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeFor[Decimal]()}
 	}
 	d.Decimal = v
 	return nil

@@ -33,5 +33,8 @@ func TestJSONIsANumberWithExactText(t *testing.T) {
 	require.True(t, in.C.IsZero())
 
 	require.Error(t, json.Unmarshal([]byte(`{"A":"abc"}`), &in))
+	require.Error(t, json.Unmarshal([]byte(`{"A":1e1000000000}`), &in), "absurd exponents are refused before any arithmetic")
+	require.Error(t, json.Unmarshal([]byte(`{"A":0.0000000000000000000001}`), &in))
+	require.NoError(t, json.Unmarshal([]byte(`{"A":1e6}`), &in))
 	require.Error(t, json.Unmarshal([]byte(`{"A":true}`), &in))
 }

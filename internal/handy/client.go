@@ -1,0 +1,344 @@
+// Package handy is a typed client for Handy's API v2, for what the sync reads (users, products,
+// customers, sales orders) and the one thing it writes (an order's externalId).
+//
+// Request windows are sent in Handy's format dd/MM/yyyy HH:mm:ss, in the account's time zone, an
+// explicit setting that is never the machine's zone. Lists are paged with max=100 by following
+// pagination.nextPage. A 429 waits until X-RateLimit-Reset (bounded), and every client of one
+// Handy account draws on one shared request budget below Handy's 500 a minute.
+package handy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is Handy's production API.
+const DefaultBaseURL = "https://hub.handy.la/api/v2"
+
+// DefaultTimeZone is the zone Handy reads request windows in, unless the account says otherwise.
+const DefaultTimeZone = "America/Mexico_City"
+
+// PageSize is the largest page Handy serves.
+const PageSize = 100
+
+// RequestsPerMinute is the budget a client keeps to, below Handy's limit of 500.
+const RequestsPerMinute = 400
+
+// ErrCredentialsRejected is wrapped by every error for a 401: the token was revoked or is wrong.
+var ErrCredentialsRejected = errors.New("handy: the API token was rejected")
+
+// ErrNotFound is wrapped when Handy answers 404 for one record.
+var ErrNotFound = errors.New("handy: not found")
+
+// APIError is an answer from Handy with a status that is not success.
+type APIError struct {
+	Method, Path string
+	Status       int
+	// Body is the raw body, trimmed, for the run log.
+	Body string
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("Handy %s %s: HTTP %d", e.Method, e.Path, e.Status)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// Unwrap makes a 401 match ErrCredentialsRejected and a 404 ErrNotFound.
+func (e *APIError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return ErrCredentialsRejected
+	case http.StatusNotFound:
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Budgets hands out one request budget per Handy account (per token), so that every sync of an
+// account shares it. The zero value is ready to use.
+type Budgets struct {
+	mu      sync.Mutex
+	budgets map[[32]byte]*rate.Limiter
+}
+
+// For returns the budget of the account the token belongs to.
+func (b *Budgets) For(token string) *rate.Limiter {
+	key := sha256.Sum256([]byte(token))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.budgets == nil {
+		b.budgets = map[[32]byte]*rate.Limiter{}
+	}
+	l, ok := b.budgets[key]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 20)
+		b.budgets[key] = l
+	}
+	return l
+}
+
+// Options configure a Client. Zero values take the defaults in brackets.
+type Options struct {
+	BaseURL string // [DefaultBaseURL]
+	Token   string
+	// Location is the account's time zone for request windows [America/Mexico_City].
+	Location *time.Location
+	// Budget is the account's shared request budget [a new one of RequestsPerMinute].
+	Budget     *rate.Limiter
+	HTTPClient *http.Client
+	// MaxAttempts is how often a call is tried in all [5].
+	MaxAttempts int
+	// RetryBase and RetryMax bound the backoff after a 5xx or a timeout [250ms, 10s].
+	RetryBase, RetryMax time.Duration
+	// MaxRateLimitWait is the longest wait for X-RateLimit-Reset; longer ends the call [2m].
+	MaxRateLimitWait time.Duration
+	// AttemptTimeout bounds one attempt [30s].
+	AttemptTimeout time.Duration
+}
+
+// Client reads one Handy account.
+type Client struct {
+	base *url.URL
+	opts Options
+}
+
+// New returns a Client.
+func New(o Options) (*Client, error) {
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("handy: base URL %q is not an absolute http(s) URL", o.BaseURL)
+	}
+	if o.Token == "" {
+		return nil, errors.New("handy: no API token")
+	}
+	if o.Location == nil {
+		if o.Location, err = time.LoadLocation(DefaultTimeZone); err != nil {
+			return nil, fmt.Errorf("handy: %w", err)
+		}
+	}
+	if o.Budget == nil {
+		o.Budget = rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 20)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			MaxIdleConnsPerHost:   4,
+		}}
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 5
+	}
+	if o.RetryBase == 0 {
+		o.RetryBase = 250 * time.Millisecond
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 10 * time.Second
+	}
+	if o.MaxRateLimitWait == 0 {
+		o.MaxRateLimitWait = 2 * time.Minute
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = 30 * time.Second
+	}
+	return &Client{base: base, opts: o}, nil
+}
+
+// do sends one call, retrying on 429 (after the reset), 5xx and timeouts. Every call the client
+// makes is a read or an idempotent PUT, so repeating it is safe.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	for attempt := 1; ; attempt++ {
+		wait, err := c.attempt(ctx, method, path, body, out)
+		if err == nil {
+			return nil
+		}
+		if wait < 0 || attempt >= c.opts.MaxAttempts {
+			return err
+		}
+		if wait == 0 {
+			ceiling := min(c.opts.RetryBase<<(attempt-1), c.opts.RetryMax)
+			wait = time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, out any) (time.Duration, error) {
+	if err := c.opts.Budget.Wait(ctx); err != nil {
+		return -1, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = strings.NewReader(string(body))
+	}
+	req, err := http.NewRequestWithContext(actx, method, c.base.String()+path, rd)
+	if err != nil {
+		return -1, fmt.Errorf("handy: building request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return -1, fmt.Errorf("handy %s %s: %w", method, pathOnly(path), err)
+		}
+		return 0, fmt.Errorf("handy %s %s: %w", method, pathOnly(path), err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("handy %s %s: reading answer: %w", method, pathOnly(path), err)
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		if out != nil {
+			if err := json.Unmarshal(raw, out); err != nil {
+				return -1, fmt.Errorf("handy %s %s: malformed response: %w", method, pathOnly(path), err)
+			}
+		}
+		return 0, nil
+	}
+	apiErr := &APIError{Method: method, Path: pathOnly(path), Status: res.StatusCode, Body: trimBody(raw)}
+	switch {
+	case res.StatusCode == http.StatusTooManyRequests:
+		wait := rateLimitWait(res.Header, time.Now())
+		if wait > c.opts.MaxRateLimitWait {
+			return -1, fmt.Errorf("%w (reset in %s, longer than the %s this client waits)", apiErr, wait.Round(time.Second), c.opts.MaxRateLimitWait)
+		}
+		return wait, apiErr
+	case res.StatusCode >= 500:
+		return 0, apiErr
+	}
+	return -1, apiErr
+}
+
+// rateLimitWait reads X-RateLimit-Reset (a Unix time); without it, Handy's own samples wait a minute.
+func rateLimitWait(h http.Header, now time.Time) time.Duration {
+	if reset, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil {
+		if d := time.Unix(reset, 0).Sub(now); d > 0 {
+			return d + 50*time.Millisecond
+		}
+		return 50 * time.Millisecond
+	}
+	return time.Minute
+}
+
+func pathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+func trimBody(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 2048 {
+		s = s[:2048] + "…"
+	}
+	return s
+}
+
+// list pages through a collection by following pagination.nextPage, using only its query, always
+// against the configured base URL, until it is null.
+func list[T any](c *Client, ctx context.Context, resource, field string, q url.Values) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		q.Set("max", strconv.Itoa(PageSize))
+		if q.Get("page") == "" {
+			q.Set("page", "1")
+		}
+		next := resource + "?" + encode(q)
+		for next != "" {
+			var page map[string]json.RawMessage
+			if err := c.do(ctx, http.MethodGet, next, nil, &page); err != nil {
+				yield(zero, err)
+				return
+			}
+			var items []T
+			if raw, ok := page[field]; ok {
+				if err := json.Unmarshal(raw, &items); err != nil {
+					yield(zero, fmt.Errorf("handy GET %s: malformed %s: %w", resource, field, err))
+					return
+				}
+			} else {
+				yield(zero, fmt.Errorf("handy GET %s: the answer has no %q list", resource, field))
+				return
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			var p Pagination
+			if raw, ok := page["pagination"]; ok {
+				if err := json.Unmarshal(raw, &p); err != nil {
+					yield(zero, fmt.Errorf("handy GET %s: malformed pagination: %w", resource, err))
+					return
+				}
+			}
+			next = ""
+			if p.NextPage != nil && *p.NextPage != "" && len(items) > 0 {
+				u, err := url.Parse(*p.NextPage)
+				if err != nil || !strings.EqualFold(strings.TrimSuffix(u.Path, "/"), c.base.Path+resource) {
+					yield(zero, fmt.Errorf("handy GET %s: nextPage %q does not continue the list", resource, *p.NextPage))
+					return
+				}
+				next = resource + "?" + u.RawQuery
+			}
+		}
+	}
+}
+
+// encode writes query values the way Handy's documentation shows them: spaces as %20, and the
+// slashes and colons of dates left as they are.
+func encode(q url.Values) string {
+	s := q.Encode()
+	s = strings.ReplaceAll(s, "+", "%20")
+	s = strings.ReplaceAll(s, "%2F", "/")
+	return strings.ReplaceAll(s, "%3A", ":")
+}
+
+// All collects a list.
+func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
