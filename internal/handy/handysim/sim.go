@@ -101,8 +101,8 @@ func (s *Sim) AddProduct(code, description string, basePrice money.Decimal, tax 
 	p := &handy.Product{
 		ID: s.id(), Code: code, Description: description, BasePrice: basePrice, Tax: tax,
 		Price: withTax(basePrice, tax, nil), Enabled: true,
-		Unit: &handy.Unit{ID: 1, Code: "PZA", Description: &unit, Enabled: true},
-		Family: &handy.Ref{ID: 1, Description: "General", Enabled: true},
+		Unit:        &handy.Unit{ID: 1, Code: "PZA", Description: &unit, Enabled: true},
+		Family:      &handy.Ref{ID: 1, Description: "General", Enabled: true},
 		DateCreated: handy.Time{Time: at}, LastUpdated: handy.Time{Time: at},
 	}
 	s.products = append(s.products, p)
