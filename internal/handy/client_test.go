@@ -428,3 +428,29 @@ func TestSimulatorRefusesBadWindows(t *testing.T) {
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 	require.Equal(t, "start", body.Errors[0]["field"])
 }
+
+func TestTimeoutsAreRetried(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, func(o *handy.Options) { o.AttemptTimeout = 100 * time.Millisecond })
+	a.sim.Inject("GET /customer", handysim.Fault{Hang: true})
+	cs, err := handy.All(a.c.Customers(context.Background()))
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	require.Equal(t, 2, a.sim.Count("GET /customer"))
+}
+
+func TestLateMobileSaleIsFoundByArrival(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t)
+	arrived := time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC)
+	o, err := a.sim.CreateSale(handysim.Sale{Customer: "C-1", Seller: a.seller.ID, At: arrived, MobileAt: arrived.Add(-2 * time.Hour),
+		Lines: []handysim.Line{{Product: "E-001", Quantity: money.NewFromInt(1)}}})
+	require.NoError(t, err)
+	// A device that was offline: captured two hours before it reached Handy. The created stream
+	// windows by arrival, so the sale is in the window that covers its arrival...
+	require.Equal(t, []int64{o.ID}, ids(t, a.c.CreatedSales(context.Background(), arrived.Add(-5*time.Minute), arrived.Add(5*time.Minute))))
+	// ...and a window on the capture time would have been passed already.
+	got, err := handy.All(a.c.SalesOrders(context.Background(), handy.SalesQuery{Window: &handy.Window{Field: handy.MobileDateCreated, Start: arrived.Add(-5 * time.Minute), End: arrived.Add(5 * time.Minute)}}))
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
