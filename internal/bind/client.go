@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/handybind/handybind/internal/apiclient"
 	"golang.org/x/time/rate"
 )
 
@@ -69,22 +70,15 @@ func New(o Options) (*Client, error) {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
 	}
-	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("bind: base URL %q is not an absolute http(s) URL", o.BaseURL)
+	base, err := apiclient.ParseBase("bind", o.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if o.Token == "" {
 		return nil, errors.New("bind: no API key")
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			MaxIdleConnsPerHost:   8,
-			IdleConnTimeout:       90 * time.Second,
-		}}
+		o.HTTPClient = apiclient.NewHTTPClient(8)
 	}
 	if o.RequestsPerSecond == 0 {
 		o.RequestsPerSecond = 5
@@ -141,7 +135,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return err
 		}
 		if wait == 0 {
-			wait = c.backoff(attempt)
+			wait = apiclient.Backoff(attempt, c.opts.RetryBase, c.opts.RetryMax)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -151,15 +145,6 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		case <-t.C:
 		}
 	}
-}
-
-// backoff is exponential with full jitter, so clients that failed together do not retry together.
-func (c *Client) backoff(attempt int) time.Duration {
-	ceiling := c.opts.RetryBase << (attempt - 1)
-	if ceiling <= 0 || ceiling > c.opts.RetryMax {
-		ceiling = c.opts.RetryMax
-	}
-	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
 }
 
 // attempt sends the call once. It returns the error and how long to wait before trying again:
@@ -205,11 +190,11 @@ func (c *Client) attempt(ctx context.Context, cl call) (time.Duration, error) {
 			return 0, nil
 		}
 		if err := json.Unmarshal(raw, cl.out); err != nil {
-			return -1, fmt.Errorf("bind %s %s: malformed response: %w", cl.method, pathOnly(cl.path), err)
+			return -1, fmt.Errorf("bind %s %s: malformed response: %w", cl.method, apiclient.PathOnly(cl.path), err)
 		}
 		return 0, nil
 	}
-	apiErr := &APIError{Method: cl.method, Path: pathOnly(cl.path), Status: res.StatusCode, Body: trimBody(raw)}
+	apiErr := &APIError{Method: cl.method, Path: apiclient.PathOnly(cl.path), Status: res.StatusCode, Body: apiclient.TrimBody(raw)}
 	var msg struct{ Message, Code json.RawMessage }
 	if json.Unmarshal(raw, &msg) == nil {
 		apiErr.Message, apiErr.Code = jsonText(msg.Message), jsonText(msg.Code)
@@ -235,7 +220,7 @@ func (c *Client) attempt(ctx context.Context, cl call) (time.Duration, error) {
 func (c *Client) transportError(ctx context.Context, cl call, err error) (time.Duration, error) {
 	var op *net.OpError
 	notSent := errors.As(err, &op) && op.Op == "dial"
-	wrapped := fmt.Errorf("bind %s %s: %w", cl.method, pathOnly(cl.path), err)
+	wrapped := fmt.Errorf("bind %s %s: %w", cl.method, apiclient.PathOnly(cl.path), err)
 	if ctx.Err() != nil {
 		if !notSent && !cl.retriesAfterSend() {
 			return -1, fmt.Errorf("%w: %w", ErrOutcomeUnknown, wrapped)
@@ -246,13 +231,6 @@ func (c *Client) transportError(ctx context.Context, cl call, err error) (time.D
 		return 0, wrapped
 	}
 	return -1, fmt.Errorf("%w: %w", ErrOutcomeUnknown, wrapped)
-}
-
-func pathOnly(p string) string {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		return p[:i]
-	}
-	return p
 }
 
 // jsonText reads a JSON string or number as text, so a numeric Code is kept too.
@@ -400,13 +378,4 @@ func list[T any](c *Client, ctx context.Context, resource string, q Query) iter.
 }
 
 // All collects a list.
-func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
-	var out []T
-	for v, err := range seq {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+func All[T any](seq iter.Seq2[T, error]) ([]T, error) { return apiclient.All(seq) }

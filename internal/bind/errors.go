@@ -16,9 +16,6 @@ var ErrCredentialsRejected = errors.New("bind: the API key was rejected")
 // sending it again. Creates are never retried blindly.
 var ErrOutcomeUnknown = errors.New("bind: no answer came back; the write may or may not have been applied")
 
-// maxBodyInError bounds how much of a response body an error keeps for the run log.
-const maxBodyInError = 2048
-
 // APIError is an answer from Bind with a status that is not success.
 type APIError struct {
 	Method, Path string
@@ -53,11 +50,3 @@ func (e *APIError) Unwrap() error {
 
 // Retryable reports whether a read that got this answer may be tried again.
 func (e *APIError) Retryable() bool { return e.Status == 429 || e.Status >= 500 }
-
-func trimBody(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > maxBodyInError {
-		s = s[:maxBodyInError] + "…"
-	}
-	return s
-}

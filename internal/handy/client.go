@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/handybind/handybind/internal/apiclient"
 )
 
 // DefaultBaseURL is Handy's production API.
@@ -125,9 +125,9 @@ func New(o Options) (*Client, error) {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
 	}
-	base, err := url.Parse(strings.TrimRight(o.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("handy: base URL %q is not an absolute http(s) URL", o.BaseURL)
+	base, err := apiclient.ParseBase("handy", o.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if o.Token == "" {
 		return nil, errors.New("handy: no API token")
@@ -141,13 +141,7 @@ func New(o Options) (*Client, error) {
 		o.Budget = rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 20)
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			MaxIdleConnsPerHost:   4,
-		}}
+		o.HTTPClient = apiclient.NewHTTPClient(4)
 	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 5
@@ -179,8 +173,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 			return err
 		}
 		if wait == 0 {
-			ceiling := min(c.opts.RetryBase<<(attempt-1), c.opts.RetryMax)
-			wait = time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+			wait = apiclient.Backoff(attempt, c.opts.RetryBase, c.opts.RetryMax)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -214,24 +207,24 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	res, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return -1, fmt.Errorf("handy %s %s: %w", method, pathOnly(path), err)
+			return -1, fmt.Errorf("handy %s %s: %w", method, apiclient.PathOnly(path), err)
 		}
-		return 0, fmt.Errorf("handy %s %s: %w", method, pathOnly(path), err)
+		return 0, fmt.Errorf("handy %s %s: %w", method, apiclient.PathOnly(path), err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
-		return 0, fmt.Errorf("handy %s %s: reading answer: %w", method, pathOnly(path), err)
+		return 0, fmt.Errorf("handy %s %s: reading answer: %w", method, apiclient.PathOnly(path), err)
 	}
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(raw, out); err != nil {
-				return -1, fmt.Errorf("handy %s %s: malformed response: %w", method, pathOnly(path), err)
+				return -1, fmt.Errorf("handy %s %s: malformed response: %w", method, apiclient.PathOnly(path), err)
 			}
 		}
 		return 0, nil
 	}
-	apiErr := &APIError{Method: method, Path: pathOnly(path), Status: res.StatusCode, Body: trimBody(raw)}
+	apiErr := &APIError{Method: method, Path: apiclient.PathOnly(path), Status: res.StatusCode, Body: apiclient.TrimBody(raw)}
 	switch {
 	case res.StatusCode == http.StatusTooManyRequests:
 		wait := rateLimitWait(res.Header, time.Now())
@@ -254,21 +247,6 @@ func rateLimitWait(h http.Header, now time.Time) time.Duration {
 		return 50 * time.Millisecond
 	}
 	return time.Minute
-}
-
-func pathOnly(p string) string {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		return p[:i]
-	}
-	return p
-}
-
-func trimBody(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 2048 {
-		s = s[:2048] + "…"
-	}
-	return s
 }
 
 // list pages through a collection by following pagination.nextPage, using only its query, always
@@ -332,13 +310,4 @@ func encode(q url.Values) string {
 }
 
 // All collects a list.
-func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
-	var out []T
-	for v, err := range seq {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+func All[T any](seq iter.Seq2[T, error]) ([]T, error) { return apiclient.All(seq) }

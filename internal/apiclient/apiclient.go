@@ -1,0 +1,73 @@
+// Package apiclient holds the plumbing the Bind and Handy clients share: base-URL checks, an HTTP
+// client with bounded timeouts, jittered backoff, and helpers for error text and iterators.
+package apiclient
+
+import (
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ParseBase checks that raw is an absolute http(s) URL and returns it without a trailing slash.
+func ParseBase(api, raw string) (*url.URL, error) {
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("%s: base URL %q is not an absolute http(s) URL", api, raw)
+	}
+	return base, nil
+}
+
+// NewHTTPClient returns a client whose every phase is bounded, so a silent peer cannot hold a sync.
+func NewHTTPClient(maxIdlePerHost int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
+// Backoff is exponential with full jitter: clients that failed together do not retry together.
+func Backoff(attempt int, base, ceiling time.Duration) time.Duration {
+	d := base << (attempt - 1)
+	if d <= 0 || d > ceiling {
+		d = ceiling
+	}
+	return time.Duration(rand.Int64N(int64(d))) + time.Millisecond
+}
+
+// PathOnly drops the query of a path, for error messages (queries can be long and hold filters).
+func PathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// TrimBody keeps a bounded part of a response body for errors and the run log.
+func TrimBody(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 2048 {
+		s = s[:2048] + "…"
+	}
+	return s
+}
+
+// All collects a paged list.
+func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
