@@ -1,0 +1,189 @@
+package mapping
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/handybind/handybind/internal/money"
+)
+
+// Limits that keep a rule cheap and bounded.
+const (
+	maxRuleLength = 2000 // characters of one expression
+	maxRuleNodes  = 300  // AST nodes of one expression
+)
+
+// allowedBuiltins are expr's builtins a rule may use: pure, bounded, deterministic. Everything
+// else (now, date, repeat, fromJSON, …) is off, so a rule cannot read the clock or blow up memory.
+var allowedBuiltins = []string{
+	"len", "trim", "trimPrefix", "trimSuffix", "upper", "lower", "split", "replace", "join",
+	"hasPrefix", "hasSuffix", "indexOf", "string", "int", "first", "last",
+	"all", "any", "none", "one", "filter", "map", "count",
+}
+
+// Function is a documented function of the rule language.
+type Function struct {
+	Name, Signature, Doc string
+}
+
+// Functions documents the functions a rule may call besides the allowed builtins.
+var Functions = []Function{
+	{"netOfTax", "netOfTax(price decimal, ratePercent decimal) decimal", "price ÷ (1 + rate/100), to 6 decimal places: a tax-inclusive price made net"},
+	{"withTax", "withTax(price decimal, ratePercent decimal) decimal", "price × (1 + rate/100), to 6 decimal places"},
+	{"cents", "cents(x decimal) decimal", "x rounded half away from zero to 2 decimal places"},
+	{"roundTo", "roundTo(x decimal, places int) decimal", "x rounded half away from zero to places (0–6)"},
+	{"dec", "dec(x string|int) decimal", `an exact decimal: dec("0.16"), dec(0); folded at load time`},
+	{"coalesce", "coalesce(a string, b string, ...) string", "the first argument that is not blank, trimmed; \"\" when all are"},
+	{"blank", "blank(s string) bool", "whether s is empty or only spaces"},
+	{"localTime", "localTime(t time, zone string) time", "t as wall-clock time in an IANA zone, e.g. connection.timeZone"},
+	{"formatDate", "formatDate(t time, layout string, zone string) string", "t in zone, formatted with a Go layout such as \"2006-01-02 15:04\""},
+}
+
+var zones sync.Map // zone name → *time.Location
+
+func zone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone", name)
+	}
+	zones.Store(name, l)
+	return l, nil
+}
+
+var (
+	hundred = money.NewFromInt(100)
+	one     = money.NewFromInt(1)
+)
+
+func factor(rate money.Decimal) money.Decimal { return one.Add(rate.Div(hundred)) }
+
+// options are the compiler options every rule gets: the environment type, the function library,
+// decimal operators, and the sandbox.
+func options(env any) []expr.Option {
+	opts := []expr.Option{
+		expr.Env(env),
+		expr.DisableAllBuiltins(),
+		expr.MaxNodes(maxRuleNodes),
+		expr.Patch(&sandbox{}),
+		expr.Function("netOfTax", func(p ...any) (any, error) {
+			return money.Of(p[0].(money.Decimal).Div(factor(p[1].(money.Decimal))).Round(6)), nil
+		}, new(func(money.Decimal, money.Decimal) money.Decimal)),
+		expr.Function("withTax", func(p ...any) (any, error) {
+			return money.Of(p[0].(money.Decimal).Mul(factor(p[1].(money.Decimal))).Round(6)), nil
+		}, new(func(money.Decimal, money.Decimal) money.Decimal)),
+		expr.Function("cents", func(p ...any) (any, error) { return p[0].(money.Decimal).Cents(), nil },
+			new(func(money.Decimal) money.Decimal)),
+		expr.Function("roundTo", func(p ...any) (any, error) {
+			places := p[1].(int)
+			if places < 0 || places > 6 {
+				return nil, fmt.Errorf("roundTo: places must be 0 to 6, got %d", places)
+			}
+			return money.Of(p[0].(money.Decimal).Round(int32(places))), nil
+		}, new(func(money.Decimal, int) money.Decimal)),
+		expr.Function("dec", func(p ...any) (any, error) {
+			switch v := p[0].(type) {
+			case int:
+				return money.NewFromInt(int64(v)), nil
+			case string:
+				return money.Parse(v)
+			}
+			return nil, fmt.Errorf("dec: want a string or an int, got %T", p[0])
+		}, new(func(string) money.Decimal), new(func(int) money.Decimal)),
+		expr.Function("coalesce", func(p ...any) (any, error) {
+			for _, v := range p {
+				if s := strings.TrimSpace(v.(string)); s != "" {
+					return s, nil
+				}
+			}
+			return "", nil
+		}, new(func(string, ...string) string)),
+		expr.Function("blank", func(p ...any) (any, error) { return strings.TrimSpace(p[0].(string)) == "", nil },
+			new(func(string) bool)),
+		expr.Function("localTime", func(p ...any) (any, error) {
+			loc, err := zone(p[1].(string))
+			if err != nil {
+				return nil, err
+			}
+			return p[0].(time.Time).In(loc), nil
+		}, new(func(time.Time, string) time.Time)),
+		expr.Function("formatDate", func(p ...any) (any, error) {
+			loc, err := zone(p[2].(string))
+			if err != nil {
+				return nil, err
+			}
+			return p[0].(time.Time).In(loc).Format(p[1].(string)), nil
+		}, new(func(time.Time, string, string) string)),
+	}
+	for _, b := range allowedBuiltins {
+		opts = append(opts, expr.EnableBuiltin(b))
+	}
+	// Arithmetic and comparison on exact decimals.
+	for op, fn := range map[string]func(a, b money.Decimal) any{
+		"+": func(a, b money.Decimal) any { return a.Add(b) },
+		"-": func(a, b money.Decimal) any { return a.Sub(b) },
+		"*": func(a, b money.Decimal) any { return a.Mul(b) },
+		"/": func(a, b money.Decimal) any { return a.Div(b) },
+	} {
+		name := "dec" + map[string]string{"+": "Add", "-": "Sub", "*": "Mul", "/": "Div"}[op]
+		opts = append(opts,
+			expr.Function(name, func(p ...any) (any, error) {
+				if op == "/" && p[1].(money.Decimal).IsZero() {
+					return nil, fmt.Errorf("division by zero")
+				}
+				return fn(p[0].(money.Decimal), p[1].(money.Decimal)), nil
+			}, new(func(money.Decimal, money.Decimal) money.Decimal)),
+			expr.Operator(op, name))
+	}
+	for op, want := range map[string][]int{"<": {-1}, "<=": {-1, 0}, ">": {1}, ">=": {1, 0}, "==": {0}} {
+		name := "dec" + map[string]string{"<": "Lt", "<=": "Le", ">": "Gt", ">=": "Ge", "==": "Eq"}[op]
+		opts = append(opts,
+			expr.Function(name, func(p ...any) (any, error) {
+				return slices.Contains(want, p[0].(money.Decimal).Cmp(p[1].(money.Decimal).Decimal)), nil
+			}, new(func(money.Decimal, money.Decimal) bool)),
+			expr.Operator(op, name))
+	}
+	return opts
+}
+
+// sandbox refuses what the language allows but rules must not do: calling methods of values
+// (money.Decimal has dozens, some unbounded such as Pow). It also folds dec() of a literal into a
+// constant at load time, so rules like VATRate: dec("0.16") cost nothing per run.
+type sandbox struct{ err error }
+
+func (s *sandbox) Visit(node *ast.Node) {
+	if call, ok := (*node).(*ast.CallNode); ok {
+		if id, isIdent := call.Callee.(*ast.IdentifierNode); isIdent && id.Value == "dec" && len(call.Arguments) == 1 {
+			var d money.Decimal
+			var err error
+			switch lit := call.Arguments[0].(type) {
+			case *ast.StringNode:
+				d, err = money.Parse(lit.Value)
+			case *ast.IntegerNode:
+				d = money.NewFromInt(int64(lit.Value))
+			default:
+				return
+			}
+			if err == nil {
+				folded := &ast.ConstantNode{Value: d}
+				folded.SetLocation(call.Location())
+				*node = folded
+			}
+			return
+		}
+		if _, isMember := call.Callee.(*ast.MemberNode); isMember && s.err == nil {
+			s.err = fmt.Errorf("calling methods is not allowed; use the documented functions")
+			// Make the compile fail at this node with the message above.
+			*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: "methodCallsAreNotAllowed"}}
+			(*node).SetLocation(call.Location())
+		}
+	}
+}

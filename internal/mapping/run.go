@@ -1,0 +1,240 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/money"
+)
+
+func decimalOfInt(v any) money.Decimal { return money.NewFromInt(reflect.ValueOf(v).Int()) }
+
+// vms are reused between runs: a VM keeps its stack, so a run allocates little.
+var vms = sync.Pool{New: func() any { return &vm.VM{} }}
+
+// Explained is one output field with the rule that produced it.
+type Explained struct {
+	Field  string
+	Rule   string
+	Line   int
+	Value  any
+	Target string
+}
+
+// apply runs every rule of a target on env, writing the results into out.
+func (m *Mapping) apply(target string, env any, out any, explain *[]Explained) error {
+	rules := m.rules[target]
+	if rules == nil {
+		return fmt.Errorf("mapping %s has no %s target", m.Version, target)
+	}
+	machine := vms.Get().(*vm.VM)
+	defer vms.Put(machine)
+	for _, r := range rules {
+		v, err := machine.Run(r.program, env)
+		if err != nil {
+			return fmt.Errorf("mapping %s line %d (%s): %w", m.Version, r.Line, r.Name(), err)
+		}
+		if v, err = r.convert(v); err != nil {
+			return fmt.Errorf("mapping %s line %d (%s): %w", m.Version, r.Line, r.Name(), err)
+		}
+		r.Field.set(out, v)
+		if explain != nil {
+			*explain = append(*explain, Explained{Field: r.Field.Name, Rule: r.Source, Line: r.Line, Value: v, Target: target})
+		}
+	}
+	return nil
+}
+
+// Product maps a Handy product to a Bind product.
+func (m *Mapping) Product(env *ProductEnv) (bind.NewProduct, error) {
+	var out bind.NewProduct
+	return out, m.apply("product", env, &out, nil)
+}
+
+// Client maps a Handy customer to a Bind client.
+func (m *Mapping) Client(env *ClientEnv) (bind.NewClient, error) {
+	var out bind.NewClient
+	return out, m.apply("client", env, &out, nil)
+}
+
+// Order maps a Handy sale's header to a Bind order, without lines or looked-up ids.
+func (m *Mapping) Order(env *OrderEnv) (bind.NewOrder, error) {
+	var out bind.NewOrder
+	return out, m.apply("order", env, &out, nil)
+}
+
+// OrderLine maps one Handy line to a Bind order line, without the product id.
+func (m *Mapping) OrderLine(env *LineEnv) (bind.NewOrderProduct, error) {
+	var out bind.NewOrderProduct
+	return out, m.apply("order_line", env, &out, nil)
+}
+
+// Warehouse names the Bind warehouse of a seller's orders.
+func (m *Mapping) Warehouse(env *WarehouseEnv) (string, error) {
+	var out WarehouseChoice
+	err := m.apply("warehouse", env, &out, nil)
+	return out.Name, err
+}
+
+// Preview maps one input record for a target and explains each field. input is the target's
+// environment as JSON ({"product": {…}, "connection": {…}}); unknown keys are refused so a
+// misspelled input is not silently empty. For "order", the input may also carry "lines", and the
+// preview then includes the mapped lines.
+func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields []Explained, err error) {
+	t, ok := TargetByName(target)
+	if !ok {
+		return nil, nil, fmt.Errorf("%q is not a target", target)
+	}
+	var lines []Line
+	if target == "order" {
+		var extra struct {
+			Lines []Line `json:"lines"`
+		}
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(input, &probe); err != nil {
+			return nil, nil, fmt.Errorf("input: %w", err)
+		}
+		if raw, ok := probe["lines"]; ok {
+			if err := decodeStrict(raw, &extra.Lines); err != nil {
+				return nil, nil, fmt.Errorf("input.lines: %w", err)
+			}
+			lines = extra.Lines
+			delete(probe, "lines")
+			input, _ = json.Marshal(probe)
+		}
+	}
+	env := reflect.New(t.Env)
+	if err := decodeStrict(input, env.Interface()); err != nil {
+		return nil, nil, fmt.Errorf("input: %w", err)
+	}
+	out := t.newOut()
+	if err := m.apply(target, env.Interface(), out, &fields); err != nil {
+		return nil, nil, err
+	}
+	if target == "order" {
+		order := out.(*bind.NewOrder)
+		oe := env.Interface().(*OrderEnv)
+		for _, l := range lines {
+			le := &LineEnv{Line: l, Sale: oe.Sale, Connection: oe.Connection}
+			var ol bind.NewOrderProduct
+			var lf []Explained
+			if err := m.apply("order_line", le, &ol, &lf); err != nil {
+				return nil, nil, err
+			}
+			for i := range lf {
+				lf[i].Field = fmt.Sprintf("Products[%d].%s", l.Index, lf[i].Field)
+			}
+			fields = append(fields, lf...)
+			order.Products = append(order.Products, ol)
+		}
+	}
+	payload, err = json.MarshalIndent(out, "", "  ")
+	return payload, fields, err
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// TestResult is the outcome of one test case of a mapping file.
+type TestResult struct {
+	Name     string
+	Target   string
+	Line     int
+	Passed   bool
+	Failures []string
+}
+
+// Test runs the file's own test cases. A mapping whose tests fail is never used.
+func (m *Mapping) Test() []TestResult {
+	var out []TestResult
+	for _, tc := range m.tests {
+		res := TestResult{Name: tc.name, Target: tc.target.Name, Line: tc.line, Passed: true}
+		fail := func(format string, args ...any) {
+			res.Passed = false
+			res.Failures = append(res.Failures, fmt.Sprintf(format, args...))
+		}
+		env := reflect.New(tc.target.Env)
+		if err := decodeStrict(tc.input, env.Interface()); err != nil {
+			fail("line %d: input does not fit %s's environment: %v", tc.line, tc.target.Name, err)
+			out = append(out, res)
+			continue
+		}
+		obj := tc.target.newOut()
+		var fields []Explained
+		if err := m.apply(tc.target.Name, env.Interface(), obj, &fields); err != nil {
+			fail("%v", err)
+			out = append(out, res)
+			continue
+		}
+		got := map[string]any{}
+		for _, f := range fields {
+			got[f.Field] = f.Value
+		}
+		for _, e := range tc.expect {
+			v, ok := got[e.field]
+			if !ok {
+				fail("line %d: %s has no rule for %s", e.line, tc.target.Name, e.field)
+				continue
+			}
+			if !sameValue(v, e.value) {
+				fail("line %d: %s = %s, expected %s", e.line, e.field, Format(v), e.value)
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// Untested lists the rules that no test case checks, as "target.Field".
+func (m *Mapping) Untested() []string {
+	checked := map[string]bool{}
+	for _, tc := range m.tests {
+		for _, e := range tc.expect {
+			checked[tc.target.Name+"."+e.field] = true
+		}
+	}
+	var out []string
+	for _, t := range Targets {
+		for _, r := range m.rules[t.Name] {
+			if !checked[r.Name()] {
+				out = append(out, r.Name())
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Format writes a rule's value as text: decimals exactly, times as Bind sends them.
+func Format(v any) string {
+	switch x := v.(type) {
+	case money.Decimal:
+		return x.String()
+	case time.Time:
+		return x.Format("2006-01-02T15:04:05")
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func sameValue(v any, want string) bool {
+	switch x := v.(type) {
+	case money.Decimal:
+		d, err := money.Parse(strings.TrimSpace(want))
+		return err == nil && d.Equal(x)
+	}
+	return Format(v) == want
+}
