@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -148,7 +148,7 @@ func compileRule(raw rawRule) (*Rule, *Problem) {
 		return fail(r.Line, r.Column, "the expression is %d characters long; the limit is %d", len(raw.source), maxRuleLength)
 	}
 	env := reflect.New(raw.target.Env).Elem().Interface()
-	prog, err := expr.Compile(raw.source, options(env)...)
+	prog, err := compileStrict(raw.source, options(env)...)
 	if err != nil {
 		line, col := r.Line, r.Column
 		msg := err.Error()
@@ -182,17 +182,34 @@ func position(n *yaml.Node, line, col int) (int, int) {
 // explain rewrites the compiler's message for people: what was wrong and what to write instead.
 func explain(msg string, raw rawRule) string {
 	switch {
+	case strings.Contains(msg, floatRefused):
+		return `dec() of a number with a fraction is not exact; write it as text: dec("1.5")`
 	case strings.Contains(msg, methodRefused):
 		return "calling methods of values is not allowed; use the documented functions (" + functionNames() + ")"
-	case unknownFunc.MatchString(msg):
-		name := unknownFunc.FindStringSubmatch(msg)[1]
-		return fmt.Sprintf("%s is not a function rules may call%s; allowed: %s", name, suggest(name, append(allowedBuiltins, functionList()...)), functionNames())
+	case unknownFunc.MatchString(msg) || calledName(msg, raw.source) != "":
+		name := calledName(msg, raw.source)
+		if m := unknownFunc.FindStringSubmatch(msg); m != nil {
+			name = m[1]
+		}
+		return fmt.Sprintf("%s is not a function rules may call%s; allowed: %s", name, suggest(name, append(slices.Clone(allowedBuiltins), functionList()...)), functionNames())
 	case noField.MatchString(msg) || unknownName.MatchString(msg):
 		path := attemptedPath(msg, raw.source)
 		hint := suggest(path, envPaths(raw.target))
 		return fmt.Sprintf("unknown field %s%s", path, hint)
 	}
 	return msg
+}
+
+// calledName returns the unknown name of the message when the source calls it as a function.
+func calledName(msg, source string) string {
+	m := unknownName.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	if regexp.MustCompile(`(^|[^A-Za-z0-9_.])` + regexp.QuoteMeta(m[1]) + `\s*\(`).MatchString(source) {
+		return m[1]
+	}
+	return ""
 }
 
 func functionList() []string {

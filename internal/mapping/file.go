@@ -111,7 +111,7 @@ func parse(src []byte) (*parsed, []Problem) {
 			}
 			*map[string]*string{"apiVersion": &p.apiVersion, "name": &p.name, "version": &p.version, "description": &p.description}[k.Value] = v.Value
 		case "rules":
-			probs = append(probs, p.parseRules(v)...)
+			probs = append(probs, p.parseRules(k, v)...)
 		case "tests":
 			probs = append(probs, p.parseTests(v)...)
 		default:
@@ -163,7 +163,7 @@ func yamlProblem(err error) Problem {
 	return Problem{Line: line, Message: "not valid YAML: " + msg}
 }
 
-func (p *parsed) parseRules(n *yaml.Node) []Problem {
+func (p *parsed) parseRules(key, n *yaml.Node) []Problem {
 	var probs []Problem
 	if n.Kind != yaml.MappingNode {
 		return []Problem{{Line: n.Line, Column: n.Column, Message: "rules must map each target to its fields"}}
@@ -220,7 +220,7 @@ func (p *parsed) parseRules(n *yaml.Node) []Problem {
 	}
 	for _, t := range Targets {
 		if present[t.Name] == nil {
-			probs = append(probs, Problem{Line: n.Line, Column: n.Column, Message: fmt.Sprintf("target %q is missing: %s", t.Name, t.Doc)})
+			probs = append(probs, Problem{Line: key.Line, Column: key.Column, Message: fmt.Sprintf("target %q is missing: %s", t.Name, t.Doc)})
 		}
 	}
 	return probs

@@ -97,7 +97,7 @@ func options(env any) []expr.Option {
 				return money.Parse(v)
 			}
 			return nil, fmt.Errorf("dec: want a string or an int, got %T", p[0])
-		}, new(func(string) money.Decimal), new(func(int) money.Decimal)),
+		}, new(func(any) money.Decimal)), // one signature: the checker then checks the argument too
 		expr.Function("coalesce", func(p ...any) (any, error) {
 			for _, v := range p {
 				if s := strings.TrimSpace(v.(string)); s != "" {
@@ -154,6 +154,9 @@ func options(env any) []expr.Option {
 	return opts
 }
 
+// floatRefused names the error node put where dec() is given a float literal.
+const floatRefused = "writeDecimalsAsTextInDec"
+
 // sandbox refuses what the language allows but rules must not do: calling methods of values
 // (money.Decimal has dozens, some unbounded such as Pow). It also folds dec() of a literal into a
 // constant at load time, so rules like VATRate: dec("0.16") cost nothing per run.
@@ -169,6 +172,11 @@ func (s *sandbox) Visit(node *ast.Node) {
 				d, err = money.Parse(lit.Value)
 			case *ast.IntegerNode:
 				d = money.NewFromInt(int64(lit.Value))
+			case *ast.FloatNode:
+				// A float literal has already lost exactness; make the rule fail to load.
+				*node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: floatRefused}}
+				(*node).SetLocation(call.Location())
+				return
 			default:
 				return
 			}
