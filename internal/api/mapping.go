@@ -2,40 +2,149 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/mapping"
 )
 
-// MappingServer serves pb.MappingService. The mapping engine is not part of this build, so every
-// call says so rather than answering with invented data.
+// DefaultMappingName is the mapping a request means when it names none.
+const DefaultMappingName = "handy-bind"
+
+// MappingServer serves pb.MappingService. Nothing it does writes anywhere.
 type MappingServer struct {
 	pb.UnimplementedMappingServiceServer
+	reg *mapping.Registry
 }
 
-const mappingMissing = "the mapping engine (loading, validating, testing and previewing mapping files) is not part of this build yet"
+// NewMappingServer returns a MappingServer over the loaded mappings.
+func NewMappingServer(reg *mapping.Registry) *MappingServer { return &MappingServer{reg: reg} }
+
+func problemsToProto(ps []mapping.Problem) []*pb.MappingProblem {
+	out := make([]*pb.MappingProblem, len(ps))
+	for i, p := range ps {
+		out[i] = &pb.MappingProblem{Line: int32(p.Line), Column: int32(p.Column), Rule: p.Rule, Message: p.Message}
+	}
+	return out
+}
+
+func statusToProto(f mapping.FileStatus, m *mapping.Mapping, withSource bool) *pb.Mapping {
+	out := &pb.Mapping{Name: f.Name, Version: f.Version, Checksum: f.Checksum, Active: f.Active, Problems: problemsToProto(f.Problems)}
+	for _, t := range f.Failures {
+		out.Problems = append(out.Problems, &pb.MappingProblem{Line: int32(t.Line), Message: "test " + t.Name + " failed: " + strings.Join(t.Failures, "; ")})
+	}
+	if m != nil {
+		out.Name, out.Version, out.Description, out.Checksum = m.Name, m.Version, m.Description, m.Checksum
+		if withSource {
+			out.Source = string(m.Source)
+		}
+	}
+	if out.Name == "" {
+		out.Version = f.Path // a file that never loaded is known by its path
+	}
+	return out
+}
 
 // ListMappings implements pb.MappingServiceServer.
-func (MappingServer) ListMappings(context.Context, *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
-	return nil, errs.Unimplemented("listing mappings: %s", mappingMissing)
+func (s *MappingServer) ListMappings(context.Context, *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
+	out := &pb.ListMappingsResponse{}
+	for _, f := range s.reg.Files() {
+		m, _ := s.reg.Get(f.Name, f.Version)
+		out.Mappings = append(out.Mappings, statusToProto(f, m, false))
+	}
+	return out, nil
 }
 
 // GetMapping implements pb.MappingServiceServer.
-func (MappingServer) GetMapping(context.Context, *pb.GetMappingRequest) (*pb.Mapping, error) {
-	return nil, errs.Unimplemented("getting a mapping: %s", mappingMissing)
+func (s *MappingServer) GetMapping(_ context.Context, req *pb.GetMappingRequest) (*pb.Mapping, error) {
+	for _, f := range s.reg.Files() {
+		if f.Name == req.GetName() && f.Version == req.GetVersion() {
+			m, _ := s.reg.Get(f.Name, f.Version)
+			return statusToProto(f, m, true), nil
+		}
+	}
+	return nil, errs.NotFound("mapping %s version %s not found; ListMappings shows the loaded ones", req.GetName(), req.GetVersion())
 }
 
 // ValidateMapping implements pb.MappingServiceServer.
-func (MappingServer) ValidateMapping(context.Context, *pb.ValidateMappingRequest) (*pb.ValidateMappingResponse, error) {
-	return nil, errs.Unimplemented("validating a mapping: %s", mappingMissing)
+func (s *MappingServer) ValidateMapping(_ context.Context, req *pb.ValidateMappingRequest) (*pb.ValidateMappingResponse, error) {
+	m, err := mapping.Compile("", []byte(req.GetSource()))
+	if err != nil {
+		var le *mapping.LoadError
+		if errors.As(err, &le) {
+			return &pb.ValidateMappingResponse{Valid: false, Problems: problemsToProto(le.Problems)}, nil
+		}
+		return nil, err
+	}
+	return &pb.ValidateMappingResponse{Valid: true, UntestedRules: m.Untested()}, nil
+}
+
+// resolve finds the mapping a request names: a loaded version, or a source compiled for the call.
+func (s *MappingServer) resolve(ref *pb.MappingRef) (*mapping.Mapping, error) {
+	name := ref.GetName()
+	if name == "" {
+		name = DefaultMappingName
+	}
+	if src := ref.GetSource(); src != "" {
+		m, err := mapping.Compile("", []byte(src))
+		if err != nil {
+			var le *mapping.LoadError
+			if errors.As(err, &le) {
+				v := make([]errs.FieldViolation, 0, len(le.Problems))
+				for _, p := range le.Problems {
+					v = append(v, errs.FieldViolation{Field: "mapping.source", Description: p.String()})
+				}
+				return nil, errs.Invalid(v...)
+			}
+			return nil, err
+		}
+		return m, nil
+	}
+	m, ok := s.reg.Get(name, ref.GetVersion())
+	if !ok {
+		return nil, errs.NotFound("mapping %s version %s is not loaded, or did not pass its tests; ListMappings says why", name, ref.GetVersion())
+	}
+	return m, nil
 }
 
 // TestMapping implements pb.MappingServiceServer.
-func (MappingServer) TestMapping(context.Context, *pb.TestMappingRequest) (*pb.TestMappingResponse, error) {
-	return nil, errs.Unimplemented("testing a mapping: %s", mappingMissing)
+func (s *MappingServer) TestMapping(_ context.Context, req *pb.TestMappingRequest) (*pb.TestMappingResponse, error) {
+	m, err := s.resolve(req.GetMapping())
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.TestMappingResponse{Passed: true, UntestedRules: m.Untested()}
+	for _, r := range m.Test() {
+		out.Passed = out.Passed && r.Passed
+		out.Results = append(out.Results, &pb.MappingTestResult{Name: r.Name, Passed: r.Passed, Failures: r.Failures})
+	}
+	return out, nil
 }
 
 // PreviewMapping implements pb.MappingServiceServer.
-func (MappingServer) PreviewMapping(context.Context, *pb.PreviewMappingRequest) (*pb.PreviewMappingResponse, error) {
-	return nil, errs.Unimplemented("previewing a mapping: %s", mappingMissing)
+func (s *MappingServer) PreviewMapping(_ context.Context, req *pb.PreviewMappingRequest) (*pb.PreviewMappingResponse, error) {
+	m, err := s.resolve(req.GetMapping())
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid([]byte(req.GetInputJson())) {
+		return nil, errs.InvalidField("input_json", "is not valid JSON")
+	}
+	payload, fields, err := m.Preview(req.GetTarget(), []byte(req.GetInputJson()))
+	if err != nil {
+		return nil, errs.InvalidField("input_json", "%v", err)
+	}
+	out := &pb.PreviewMappingResponse{PayloadJson: string(payload)}
+	for _, f := range fields {
+		v, err := json.Marshal(f.Value)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", f.Field, err)
+		}
+		out.Fields = append(out.Fields, &pb.FieldExplanation{Field: f.Field, Rule: f.Rule, Line: int32(f.Line), ValueJson: string(v)})
+	}
+	return out, nil
 }

@@ -33,6 +33,8 @@ type Config struct {
 	// SecretKeyFile holds the token encryption keys; empty means DataDir/secret.key. On SQLite a
 	// missing file is created; on PostgreSQL it must exist, because every replica needs the same key.
 	SecretKeyFile string
+	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
+	MappingsDir string
 	// Migrate applies missing migrations at start instead of refusing to start.
 	Migrate bool
 	// ShutdownTimeout bounds a graceful stop.
@@ -44,6 +46,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		DataDir:         "data",
+		MappingsDir:     "mappings",
 		GRPCAddr:        "127.0.0.1:9090",
 		HTTPAddr:        "127.0.0.1:8080",
 		LogLevel:        "info",
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 			add("secret-key: %v", err)
 		}
 	}
+	if c.MappingsDir == "" {
+		add("mappings-dir: must not be empty")
+	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown-timeout: must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -119,6 +125,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.String("secret_key", key),
 		slog.String("secret_key_file", c.KeyFile()),
+		slog.String("mappings_dir", c.MappingsDir),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

@@ -24,6 +24,7 @@ import (
 	"github.com/handybind/handybind/gen/openapi"
 	"github.com/handybind/handybind/internal/api"
 	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/mapping"
 	"github.com/handybind/handybind/internal/run"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
@@ -38,6 +39,7 @@ type Server struct {
 	health *health.Server
 	http   *http.Server
 
+	mappings         *mapping.Registry
 	grpcLis, httpLis net.Listener
 	gwConn           *grpc.ClientConn
 }
@@ -73,11 +75,14 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("protovalidate: %w", err)
 	}
 	st := sqlstore.New(s.db)
+	if s.mappings, err = mapping.NewRegistry(s.cfg.MappingsDir, s.log); err != nil {
+		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
+	}
 
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator)...))
-	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log), s.log))
+	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}), s.log))
 	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st)))
-	pb.RegisterMappingServiceServer(s.grpc, api.MappingServer{})
+	pb.RegisterMappingServiceServer(s.grpc, api.NewMappingServer(s.mappings))
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -123,6 +128,21 @@ func loadKeys(cfg Config, dialect sqlstore.Dialect) (*secret.Keyring, error) {
 		return nil, fmt.Errorf("%w\nwith PostgreSQL, give every replica the same key: HANDYBIND_SECRET_KEY=<id>:<base64 of 32 bytes> or --secret-key-file", err)
 	}
 	return kr, err
+}
+
+// mappingVersions tells the connection use-cases which mapping versions are in use.
+type mappingVersions struct{ reg *mapping.Registry }
+
+func (m mappingVersions) Has(version string) bool {
+	_, ok := m.reg.Get(api.DefaultMappingName, version)
+	return ok
+}
+
+func (m mappingVersions) Latest() string {
+	if latest, ok := m.reg.Latest(api.DefaultMappingName); ok {
+		return latest.Version
+	}
+	return ""
 }
 
 // GRPCAddr is the address gRPC listens on, once Listen has run.
@@ -242,6 +262,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.watchStorage(watchCtx)
+	go func() {
+		if err := s.mappings.Watch(watchCtx); err != nil {
+			s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
+		}
+	}()
 	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "database", sqlstore.Redact(s.cfg.Database()))
 
 	var serveErr error

@@ -87,6 +87,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf := serve.Flags()
 	sf.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	sf.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST gateway listen address")
+	sf.StringVar(&cfg.MappingsDir, "mappings-dir", cfg.MappingsDir, "folder of mapping files, <dir>/<name>/<version>.yaml; changes are picked up live")
 	sf.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply missing database migrations before serving")
 	sf.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may take")
 

@@ -53,16 +53,24 @@ type Input struct {
 	MappingVersion string
 }
 
+// MappingVersions says which versions of the handy-bind mapping are in use (compiled, tested).
+type MappingVersions interface {
+	Has(version string) bool
+	// Latest is the newest version in use, or "".
+	Latest() string
+}
+
 // Service runs the connection use-cases.
 type Service struct {
-	store store.Store
-	keys  *secret.Keyring
-	log   *slog.Logger
+	store    store.Store
+	keys     *secret.Keyring
+	log      *slog.Logger
+	mappings MappingVersions
 }
 
 // NewService returns a Service.
-func NewService(s store.Store, keys *secret.Keyring, log *slog.Logger) *Service {
-	return &Service{store: s, keys: keys, log: log}
+func NewService(s store.Store, keys *secret.Keyring, log *slog.Logger, mappings MappingVersions) *Service {
+	return &Service{store: s, keys: keys, log: log, mappings: mappings}
 }
 
 // TokenAAD names where a sealed token belongs, so that it opens only in its own row and field.
@@ -75,6 +83,11 @@ func (s *Service) Create(ctx context.Context, in Input) (*store.Connection, erro
 		return nil, fmt.Errorf("making connection id: %w", err)
 	}
 	c := &store.Connection{ID: id.String(), State: store.ConnectionDraft}
+	if in.MappingVersion == "" {
+		// A connection is pinned to a version from the start, so a new version never changes
+		// what an existing connection sends until someone moves it.
+		in.MappingVersion = s.mappings.Latest()
+	}
 	if err := s.apply(c, in, allFields); err != nil {
 		return nil, err
 	}
@@ -233,8 +246,13 @@ func (s *Service) apply(c *store.Connection, in Input, fields []string) error {
 			c.Settings.TimeZone = tz
 		case FieldMappingVersion:
 			c.MappingVersion = in.MappingVersion
-			if in.MappingVersion != "" && !mappingVersionPattern.MatchString(in.MappingVersion) {
+			switch {
+			case in.MappingVersion == "":
+				violate(f, "is required: name a mapping version such as %s", s.mappings.Latest())
+			case !mappingVersionPattern.MatchString(in.MappingVersion):
 				violate(f, "%q is not a mapping version such as v1", in.MappingVersion)
+			case !s.mappings.Has(in.MappingVersion):
+				violate(f, "mapping version %s is not in use (missing, or it failed to load or its tests); the newest in use is %q", in.MappingVersion, s.mappings.Latest())
 			}
 		default:
 			violate("update_mask", "%q is not a field that can be changed; use one of %s", f, strings.Join(allFields, ", "))

@@ -27,7 +27,26 @@ func newService(t *testing.T) (*connection.Service, store.Store, *secret.Keyring
 	keys, err := secret.NewKeyring(secret.Key{ID: "k1", Bytes: bytes.Repeat([]byte{7}, secret.KeySize)})
 	require.NoError(t, err)
 	st := sqlstore.New(db)
-	return connection.NewService(st, keys, slog.New(slog.DiscardHandler)), st, keys
+	return connection.NewService(st, keys, slog.New(slog.DiscardHandler), versions{"v1": true, "v2": true}), st, keys
+}
+
+// versions stands in for the mapping registry.
+type versions map[string]bool
+
+func (v versions) Has(version string) bool { return v[version] }
+func (v versions) Latest() string          { return "v2" }
+
+func TestCreatePinsTheNewestMappingVersion(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := newService(t)
+	c, err := svc.Create(context.Background(), connection.Input{DisplayName: "x"})
+	require.NoError(t, err)
+	require.Equal(t, "v2", c.MappingVersion)
+	_, err = svc.Create(context.Background(), connection.Input{DisplayName: "x", MappingVersion: "v7"})
+	require.ErrorContains(t, err, "mapping version v7 is not in use")
+	c, err = svc.Create(context.Background(), connection.Input{DisplayName: "x", MappingVersion: "v1"})
+	require.NoError(t, err)
+	require.Equal(t, "v1", c.MappingVersion)
 }
 
 func TestCreateNormalisesAndSeals(t *testing.T) {

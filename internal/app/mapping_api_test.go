@@ -1,0 +1,127 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/testdb"
+)
+
+const sampleOrderInput = `{
+  "sale": {"id": 29079294, "mobileDateCreated": "2023-02-26T07:14:32Z", "totalSales": 2822.7, "comment": "entregar temprano"},
+  "seller": {"id": 74120, "name": "Beto Ventas", "email": "beto@example.com", "extras": "Almacén Norte"},
+  "customer": {"code": "9112069", "description": "Abarrotes Lupita"},
+  "connection": {"priceListId": "6f0c8f0e-3a53-4b2a-9a51-0d8f5f0b7a11", "currencyId": "b7e2c065-bd52-40ca-b508-3accdd538860", "timeZone": "America/Mexico_City"},
+  "lines": [{"index": 0, "productCode": "E-001", "quantity": 3, "price": 940.9, "taxRate": 16, "unit": "PZA"}]
+}`
+
+func TestMappingPreviewOverGRPCAndREST(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	ctx := context.Background()
+	mappings := pb.NewMappingServiceClient(h.conn)
+
+	res, err := mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}, Target: "order", InputJson: sampleOrderInput,
+	})
+	require.NoError(t, err)
+	var payload map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.GetPayloadJson()), &payload))
+	require.Equal(t, "29079294", payload["PurchaseOrder"])
+	require.Equal(t, "Vendedor: Beto Ventas <beto@example.com>. entregar temprano", payload["Comments"])
+	byField := map[string]*pb.FieldExplanation{}
+	for _, f := range res.GetFields() {
+		byField[f.GetField()] = f
+	}
+	require.Equal(t, "netOfTax(line.price, line.taxRate)", byField["Products[0].Price"].GetRule())
+	require.Equal(t, "811.12069", byField["Products[0].Price"].GetValueJson())
+	require.Positive(t, byField["PurchaseOrder"].GetLine())
+
+	body, _ := json.Marshal(map[string]any{"mapping": map[string]string{"version": "v1"}, "target": "order", "inputJson": sampleOrderInput})
+	rest := h.do(t, http.MethodPost, "/v1/mappings:preview", string(body))
+	require.Equal(t, http.StatusOK, rest.status, rest.raw)
+	require.Equal(t, res.GetPayloadJson(), rest.body["payloadJson"])
+	require.Len(t, rest.body["fields"], len(res.GetFields()))
+
+	// A preview of an edited source, not yet on disk, changes nothing anywhere.
+	src, err := os.ReadFile("../../mappings/handy-bind/v1.yaml")
+	require.NoError(t, err)
+	edited := strings.Replace(string(src), `"Vendedor: " + seller.name`, `"Vendió: " + seller.name`, 1)
+	res, err = mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Source{Source: edited}}, Target: "order", InputJson: sampleOrderInput,
+	})
+	require.NoError(t, err)
+	require.Contains(t, res.GetPayloadJson(), "Vendió: Beto Ventas")
+
+	// Bad input names the field.
+	_, err = mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}, Target: "order", InputJson: `{"sale": {"idd": 1}}`,
+	})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), `unknown field "idd"`)
+	_, err = mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v9"}}, Target: "order", InputJson: `{}`,
+	})
+	require.Equal(t, codes.NotFound, status.Code(err))
+	_, err = mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}, Target: "invoice", InputJson: `{}`,
+	})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+}
+
+func TestMappingListGetValidateTest(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	ctx := context.Background()
+	mappings := pb.NewMappingServiceClient(h.conn)
+
+	list, err := mappings.ListMappings(ctx, &pb.ListMappingsRequest{})
+	require.NoError(t, err)
+	require.NotEmpty(t, list.GetMappings())
+	require.Equal(t, "v1", list.GetMappings()[0].GetVersion())
+	require.True(t, list.GetMappings()[0].GetActive())
+
+	got := h.do(t, http.MethodGet, "/v1/mappings/handy-bind/versions/v1", "")
+	require.Equal(t, http.StatusOK, got.status, got.raw)
+	require.Contains(t, got.body["source"], "apiVersion: handybind.dev/mapping/v1")
+	require.Len(t, got.body["checksum"], 64)
+	missing := h.do(t, http.MethodGet, "/v1/mappings/handy-bind/versions/v42", "")
+	require.Equal(t, http.StatusNotFound, missing.status)
+
+	bad := `apiVersion: handybind.dev/mapping/v1
+name: handy-bind
+version: v1
+rules:
+  product:
+    Title: product.descripton
+`
+	v, err := mappings.ValidateMapping(ctx, &pb.ValidateMappingRequest{Source: bad})
+	require.NoError(t, err)
+	require.False(t, v.GetValid())
+	var msgs []string
+	for _, p := range v.GetProblems() {
+		msgs = append(msgs, p.String())
+	}
+	require.Contains(t, strings.Join(msgs, "\n"), "did you mean product.description?")
+
+	tr, err := mappings.TestMapping(ctx, &pb.TestMappingRequest{Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}})
+	require.NoError(t, err)
+	require.True(t, tr.GetPassed())
+	require.Empty(t, tr.GetUntestedRules())
+
+	// A connection is pinned to the newest mapping in use, and cannot name one that is not.
+	c, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x"}})
+	require.NoError(t, err)
+	require.Equal(t, "v1", c.GetMappingVersion())
+	_, err = h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x", MappingVersion: "v9"}})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+}
