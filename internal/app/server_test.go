@@ -326,7 +326,6 @@ func TestLaterCapabilitiesAreUnimplemented(t *testing.T) {
 	require.Equal(t, codes.Unimplemented, status.Code(err))
 	require.Contains(t, status.Convert(err).Message(), "sync engine")
 
-
 	// Run history reads are real: an existing connection simply has none yet.
 	runs, err := h.runs.ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: c.GetId()})
 	require.NoError(t, err)
