@@ -29,7 +29,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "handybind:", err)
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "handybind:", err)
+		}
 		return 1
 	}
 	return 0
@@ -132,7 +134,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	// config shows the serve flags too, so the whole configuration can be checked.
 	config.Flags().AddFlagSet(sf)
 
-	root.AddCommand(serve, migrate, config)
+	root.AddCommand(serve, migrate, config, newMappingCommand(stdout))
 	return root
 }
 

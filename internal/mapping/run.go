@@ -137,8 +137,14 @@ func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields [
 			order.Products = append(order.Products, ol)
 		}
 	}
-	payload, err = json.MarshalIndent(out, "", "  ")
-	return payload, fields, err
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<beto@example.com>" stays readable; this is not HTML
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), fields, nil
 }
 
 func decodeStrict(b []byte, v any) error {
