@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -124,4 +125,48 @@ rules:
 	require.Equal(t, "v1", c.GetMappingVersion())
 	_, err = h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x", MappingVersion: "v9"}})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
+}
+
+func TestMappingFileEditedWhileServing(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, testdb.SQLite(t))
+	cfg.MappingsDir = t.TempDir()
+	src, err := os.ReadFile("../../mappings/handy-bind/v1.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(cfg.MappingsDir+"/handy-bind", 0o755))
+	file := cfg.MappingsDir + "/handy-bind/v1.yaml"
+	require.NoError(t, os.WriteFile(file, src, 0o644))
+	h := startServer(t, cfg)
+	ctx := context.Background()
+	mappings := pb.NewMappingServiceClient(h.conn)
+	preview := func() string {
+		res, err := mappings.PreviewMapping(ctx, &pb.PreviewMappingRequest{
+			Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}, Target: "order", InputJson: sampleOrderInput,
+		})
+		require.NoError(t, err)
+		return res.GetPayloadJson()
+	}
+	require.Contains(t, preview(), "Vendedor: Beto")
+
+	// A valid change is live within seconds.
+	changed := strings.Replace(string(src), `"Vendedor: " + seller.name`, `"Vendió: " + seller.name`, 1)
+	changed = strings.Replace(changed, `Comments: "Vendedor: Beto Ventas`, `Comments: "Vendió: Beto Ventas`, 1)
+	require.NoError(t, os.WriteFile(file, []byte(changed), 0o644))
+	require.Eventually(t, func() bool { return strings.Contains(preview(), "Vendió: Beto") }, 10*time.Second, 50*time.Millisecond)
+
+	// A broken one is refused and reported, and the last good version keeps serving.
+	broken := strings.Replace(changed, "Title: product.description", "Title: product.descripton", 1)
+	require.NoError(t, os.WriteFile(file, []byte(broken), 0o644))
+	require.Eventually(t, func() bool {
+		list, err := mappings.ListMappings(ctx, &pb.ListMappingsRequest{})
+		require.NoError(t, err)
+		for _, p := range list.GetMappings()[0].GetProblems() {
+			if strings.Contains(p.GetMessage(), "did you mean product.description?") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Contains(t, preview(), "Vendió: Beto")
+	require.Contains(t, h.logs.String(), "mapping refused")
 }
