@@ -44,7 +44,7 @@ func TestMappingPreviewOverGRPCAndREST(t *testing.T) {
 		byField[f.GetField()] = f
 	}
 	require.Equal(t, "netOfTax(line.price, line.taxRate)", byField["Products[0].Price"].GetRule())
-	require.Equal(t, "811.12069", byField["Products[0].Price"].GetValueJson())
+	require.Equal(t, "811.1206896552", byField["Products[0].Price"].GetValueJson())
 	require.Positive(t, byField["PurchaseOrder"].GetLine())
 
 	body, _ := json.Marshal(map[string]any{"mapping": map[string]string{"version": "v1"}, "target": "order", "inputJson": sampleOrderInput})

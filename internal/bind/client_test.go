@@ -481,3 +481,22 @@ func TestConcurrencyCapAndRateLimit(t *testing.T) {
 	// 8 requests at 20/s with a burst of 1 cannot finish sooner than 7 intervals of 50ms.
 	require.GreaterOrEqual(t, time.Since(start), 350*time.Millisecond)
 }
+
+// TestOrderTotalIsRoundedOnce checks Bind's arithmetic as real orders show it: the total is the
+// exact net subtotal times (1 + VAT), rounded to cents once, so net prices precise to 10 places
+// give a tax-inclusive total back to the cent, even where rounding the subtotal first would not.
+func TestOrderTotalIsRoundedOnce(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	ctx := context.Background()
+	cid, addr := co.client(t, "Redondeo")
+	pid := co.product(t, "R-1", "Redondeo", "1")
+	net := money.MustParse("116.04").Div(money.MustParse("1.16")) // 100.0344827586…
+	oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "H-R", bind.NewOrderProduct{ID: pid, Price: money.Of(net.Round(10)), Qty: money.NewFromInt(1)}))
+	require.NoError(t, err)
+	od, err := co.c.Order(ctx, oid)
+	require.NoError(t, err)
+	require.Equal(t, "116.04", od.Total.String())
+	require.Equal(t, "100.03", od.ProductSubtotal.String())
+	require.Equal(t, "16.01", od.VAT.String())
+}

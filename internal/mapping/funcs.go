@@ -34,8 +34,8 @@ type Function struct {
 
 // Functions documents the functions a rule may call besides the allowed builtins.
 var Functions = []Function{
-	{"netOfTax", "netOfTax(price decimal, ratePercent decimal) decimal", "price ÷ (1 + rate/100), to 6 decimal places: a tax-inclusive price made net"},
-	{"withTax", "withTax(price decimal, ratePercent decimal) decimal", "price × (1 + rate/100), to 6 decimal places"},
+	{"netOfTax", "netOfTax(price decimal, ratePercent decimal) decimal", "price ÷ (1 + rate/100), to 10 decimal places: a tax-inclusive price made net, precise enough that Bind's total (net × quantity × (1 + VAT), rounded once) gives the tax-inclusive total back"},
+	{"withTax", "withTax(price decimal, ratePercent decimal) decimal", "price × (1 + rate/100), to 10 decimal places"},
 	{"cents", "cents(x decimal) decimal", "x rounded half away from zero to 2 decimal places"},
 	{"roundTo", "roundTo(x decimal, places int) decimal", "x rounded half away from zero to places (0–6)"},
 	{"dec", "dec(x string|int) decimal", `an exact decimal: dec("0.16"), dec(0); folded at load time`},
@@ -75,10 +75,10 @@ func options(env any) []expr.Option {
 		expr.MaxNodes(maxRuleNodes),
 		expr.Patch(&sandbox{}),
 		expr.Function("netOfTax", func(p ...any) (any, error) {
-			return money.Of(p[0].(money.Decimal).Div(factor(p[1].(money.Decimal))).Round(6)), nil
+			return money.Of(p[0].(money.Decimal).Div(factor(p[1].(money.Decimal))).Round(10)), nil
 		}, new(func(money.Decimal, money.Decimal) money.Decimal)),
 		expr.Function("withTax", func(p ...any) (any, error) {
-			return money.Of(p[0].(money.Decimal).Mul(factor(p[1].(money.Decimal))).Round(6)), nil
+			return money.Of(p[0].(money.Decimal).Mul(factor(p[1].(money.Decimal))).Round(10)), nil
 		}, new(func(money.Decimal, money.Decimal) money.Decimal)),
 		expr.Function("cents", func(p ...any) (any, error) { return p[0].(money.Decimal).Cents(), nil },
 			new(func(money.Decimal) money.Decimal)),

@@ -299,9 +299,9 @@ func (s *Sim) getOrder(w http.ResponseWriter, id string) {
 var statusText = map[int32]string{bind.OrderActive: "Activo", bind.OrderFulfilled: "Surtido", bind.OrderCancelled: "Cancelado"}
 
 // createOrder stores a new order captured by the key's user (nothing can override that), with
-// totals computed Bind's way: line prices are net, ProductSubtotal = Σ price × qty, VAT =
-// (ProductSubtotal − Discount) × VATRate, each rounded to cents, Total = ProductSubtotal −
-// Discount + VAT.
+// totals computed as Bind's real orders show them: line prices are net, and
+// Total = (ProductSubtotal − Discount) × (1 + VATRate), computed on the exact line amounts and
+// rounded to cents once; ProductSubtotal is shown rounded, and VAT is the difference.
 func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProfile) {
 	var in bind.NewOrder
 	if !decodeBody(w, body, &in, "AddressID", "ClientID", "CurrencyID", "LocationID", "OrderDate", "PriceListID", "WarehouseID") {
@@ -371,9 +371,10 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProf
 			UnitMultiplier: money.NewFromInt(1), Qty: line.Qty, Price: line.Price, Comments: line.Comments,
 		})
 	}
-	subtotal = subtotal.Cents()
 	discount := in.DiscountAmount.Cents()
-	vat := subtotal.Sub(discount).Mul(vatRate).Cents()
+	total := subtotal.Sub(discount).Mul(money.NewFromInt(1).Add(vatRate)).Cents()
+	subtotal = subtotal.Cents()
+	vat := total.Sub(subtotal.Sub(discount))
 
 	s.nextNumber++
 	o.ID = newID()
@@ -394,7 +395,7 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProf
 	o.Address = strings.TrimSpace(strings.Join([]string{c.City, c.State}, ", "))
 	o.ProductSubtotal, o.Discount, o.VATRate, o.VAT = subtotal, discount, vatRate, vat
 	o.DiscountType = 1
-	o.Total = subtotal.Sub(discount).Add(vat)
+	o.Total = total
 	s.orders = append(s.orders, o)
 	writeJSON(w, http.StatusOK, o.ID)
 }
