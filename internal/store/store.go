@@ -19,6 +19,7 @@ type Store interface {
 	ConnectionStore
 	RunStore
 	LinkStore
+	SyncStateStore
 
 	// Tx runs fn in one transaction: it commits when fn returns nil and rolls back otherwise.
 	// Inside fn use only tx: on SQLite the single connection is held by the transaction.
@@ -249,6 +250,8 @@ type Link struct {
 	Entity         Entity
 	HandyID        string
 	BindID         string
+	// BindExtra holds what else the sync needs of the Bind record: a client's address id.
+	BindExtra      string
 	State          LinkState
 	PayloadDigest  string
 	MappingVersion string
@@ -265,4 +268,28 @@ type LinkStore interface {
 	PutLink(ctx context.Context, l *Link) error
 	// FindLinkByBindID returns the link whose Bind record is bindID, or a not-found error.
 	FindLinkByBindID(ctx context.Context, connectionID string, entity Entity, bindID string) (*Link, error)
+}
+
+// PendingSale is a Handy sale that could not be sent yet; later runs try it again.
+type PendingSale struct {
+	ConnectionID string
+	HandyID      string
+	Reason       string
+	Attempts     int
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// SyncStateStore keeps where each sync has read up to and what it must try again.
+type SyncStateStore interface {
+	// GetCursor returns a sync's position; ok is false when it has none yet.
+	GetCursor(ctx context.Context, connectionID string, kind SyncKind) (pos time.Time, ok bool, err error)
+	// PutCursor stores a sync's position.
+	PutCursor(ctx context.Context, connectionID string, kind SyncKind, pos time.Time) error
+	// PutPendingSale records a sale to try again, or updates its reason and counts one more attempt.
+	PutPendingSale(ctx context.Context, connectionID, handyID, reason string) error
+	// DeletePendingSale forgets a sale that went through (or was deleted); a miss is not an error.
+	DeletePendingSale(ctx context.Context, connectionID, handyID string) error
+	// ListPendingSales returns up to limit pending sales of a connection, oldest first.
+	ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*PendingSale, error)
 }

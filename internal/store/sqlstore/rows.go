@@ -230,6 +230,7 @@ type linkRow struct {
 	Entity         string `gorm:"primaryKey"`
 	HandyID        string `gorm:"primaryKey"`
 	BindID         string
+	BindExtra      string
 	State          string
 	PayloadDigest  string
 	MappingVersion string
@@ -245,6 +246,7 @@ func (r *linkRow) toStore() *store.Link {
 		Entity:         store.Entity(r.Entity),
 		HandyID:        r.HandyID,
 		BindID:         r.BindID,
+		BindExtra:      r.BindExtra,
 		State:          store.LinkState(r.State),
 		PayloadDigest:  r.PayloadDigest,
 		MappingVersion: r.MappingVersion,
@@ -266,3 +268,23 @@ func fromNullTime(t sql.NullTime) time.Time {
 	}
 	return t.Time.UTC()
 }
+
+type cursorRow struct {
+	ConnectionID string `gorm:"primaryKey"`
+	Kind         string `gorm:"primaryKey"`
+	Position     time.Time
+	UpdatedAt    time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (cursorRow) TableName() string { return "sync_cursors" }
+
+type pendingSaleRow struct {
+	ConnectionID string `gorm:"primaryKey"`
+	HandyID      string `gorm:"primaryKey"`
+	Reason       string
+	Attempts     int
+	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt    time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (pendingSaleRow) TableName() string { return "pending_sales" }

@@ -298,6 +298,7 @@ func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
 		Entity:         string(l.Entity),
 		HandyID:        l.HandyID,
 		BindID:         l.BindID,
+		BindExtra:      l.BindExtra,
 		State:          string(l.State),
 		PayloadDigest:  l.PayloadDigest,
 		MappingVersion: l.MappingVersion,
@@ -306,7 +307,7 @@ func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
 	}
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "connection_id"}, {Name: "entity"}, {Name: "handy_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"bind_id", "state", "payload_digest", "mapping_version", "updated_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"bind_id", "bind_extra", "state", "payload_digest", "mapping_version", "updated_at"}),
 	}).Create(row).Error
 	if err != nil {
 		return adapt(err, fmt.Sprintf("link for %s %s", l.Entity, l.HandyID))
@@ -317,4 +318,63 @@ func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
 	}
 	*l = *stored
 	return nil
+}
+
+// GetCursor implements store.SyncStateStore.
+func (s *Store) GetCursor(ctx context.Context, connectionID string, kind store.SyncKind) (time.Time, bool, error) {
+	var row cursorRow
+	err := s.db.WithContext(ctx).Where("connection_id = ? AND kind = ?", connectionID, string(kind)).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, adapt(err, "cursor")
+	}
+	return row.Position.UTC(), true, nil
+}
+
+// PutCursor implements store.SyncStateStore.
+func (s *Store) PutCursor(ctx context.Context, connectionID string, kind store.SyncKind, pos time.Time) error {
+	row := &cursorRow{ConnectionID: connectionID, Kind: string(kind), Position: pos.UTC().Truncate(time.Microsecond), UpdatedAt: s.timestamp()}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "connection_id"}, {Name: "kind"}},
+		DoUpdates: clause.AssignmentColumns([]string{"position", "updated_at"}),
+	}).Create(row).Error
+	return adapt(err, fmt.Sprintf("cursor of %s sync", kind))
+}
+
+// PutPendingSale implements store.SyncStateStore.
+func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reason string) error {
+	now := s.timestamp()
+	row := &pendingSaleRow{ConnectionID: connectionID, HandyID: handyID, Reason: reason, Attempts: 1, CreatedAt: now, UpdatedAt: now}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "connection_id"}, {Name: "handy_id"}},
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "reason"}, Value: reason},
+			{Column: clause.Column{Name: "attempts"}, Value: gorm.Expr("pending_sales.attempts + 1")},
+			{Column: clause.Column{Name: "updated_at"}, Value: now},
+		},
+	}).Create(row).Error
+	return adapt(err, "pending sale "+handyID)
+}
+
+// DeletePendingSale implements store.SyncStateStore.
+func (s *Store) DeletePendingSale(ctx context.Context, connectionID, handyID string) error {
+	err := s.db.WithContext(ctx).Where("connection_id = ? AND handy_id = ?", connectionID, handyID).Delete(&pendingSaleRow{}).Error
+	return adapt(err, "pending sale "+handyID)
+}
+
+// ListPendingSales implements store.SyncStateStore.
+func (s *Store) ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*store.PendingSale, error) {
+	var rows []pendingSaleRow
+	err := s.db.WithContext(ctx).Where("connection_id = ?", connectionID).Order("created_at ASC, handy_id ASC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, adapt(err, "pending sales")
+	}
+	out := make([]*store.PendingSale, len(rows))
+	for i, r := range rows {
+		out[i] = &store.PendingSale{ConnectionID: r.ConnectionID, HandyID: r.HandyID, Reason: r.Reason, Attempts: r.Attempts,
+			CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	}
+	return out, nil
 }

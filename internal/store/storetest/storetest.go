@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunItems", testRunItems},
 		{"Links", testLinks},
 		{"TxCommitsAndRollsBack", testTx},
+		{"SyncState", testSyncState},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,7 +329,7 @@ func testLinks(t *testing.T, s store.Store) {
 	require.False(t, created.IsZero())
 
 	time.Sleep(2 * time.Millisecond)
-	l2 := &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "42", BindID: "guid-1", State: store.LinkConfirmed, PayloadDigest: "d1", MappingVersion: "v1"}
+	l2 := &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "42", BindID: "guid-1", BindExtra: "addr-1", State: store.LinkConfirmed, PayloadDigest: "d1", MappingVersion: "v1"}
 	require.NoError(t, s.PutLink(ctx, l2))
 	require.Equal(t, created, l2.CreatedAt, "an upsert keeps the first insert's time")
 	require.True(t, l2.UpdatedAt.After(created))
@@ -373,4 +374,39 @@ func testTx(t *testing.T, s store.Store) {
 	got, err := s.GetConnection(ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.ConnectionActive, got.State)
+}
+
+func testSyncState(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	_, ok, err := s.GetCursor(ctx, c.ID, store.SyncSales)
+	require.NoError(t, err)
+	require.False(t, ok)
+	pos := time.Date(2026, 3, 2, 18, 0, 0, 123456000, time.UTC)
+	require.NoError(t, s.PutCursor(ctx, c.ID, store.SyncSales, pos))
+	require.NoError(t, s.PutCursor(ctx, c.ID, store.SyncSales, pos.Add(time.Hour)))
+	got, ok, err := s.GetCursor(ctx, c.ID, store.SyncSales)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, pos.Add(time.Hour), got)
+	_, ok, err = s.GetCursor(ctx, c.ID, store.SyncDeletedSales)
+	require.NoError(t, err)
+	require.False(t, ok, "cursors are per kind")
+
+	require.NoError(t, s.PutPendingSale(ctx, c.ID, "101", "product P-9 is not in Bind"))
+	require.NoError(t, s.PutPendingSale(ctx, c.ID, "102", "warehouse Norte is not in Bind"))
+	require.NoError(t, s.PutPendingSale(ctx, c.ID, "101", "product P-9 is still not in Bind"))
+	pending, err := s.ListPendingSales(ctx, c.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 2)
+	require.Equal(t, "101", pending[0].HandyID)
+	require.Equal(t, 2, pending[0].Attempts)
+	require.Equal(t, "product P-9 is still not in Bind", pending[0].Reason)
+	require.NoError(t, s.DeletePendingSale(ctx, c.ID, "101"))
+	require.NoError(t, s.DeletePendingSale(ctx, c.ID, "101"), "deleting twice is harmless")
+	pending, err = s.ListPendingSales(ctx, c.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
 }
