@@ -246,10 +246,10 @@ const (
 
 // Link ties a Handy record to the Bind record made from it.
 type Link struct {
-	ConnectionID   string
-	Entity         Entity
-	HandyID        string
-	BindID         string
+	ConnectionID string
+	Entity       Entity
+	HandyID      string
+	BindID       string
 	// BindExtra holds what else the sync needs of the Bind record: a client's address id.
 	BindExtra      string
 	State          LinkState
