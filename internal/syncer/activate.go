@@ -1,0 +1,137 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// Activate checks both tokens, resolves the names in the connection's settings to Bind ids (A1),
+// stores them and marks the connection active. A name that does not resolve is a
+// failed-precondition error listing the valid names; every such problem is reported at once.
+// enqueue runs in the same transaction as the state change, to schedule the initial product sync.
+func (e *Engine) Activate(ctx context.Context, id string, enqueue func(ctx context.Context, tx store.Store, c *store.Connection) error) (*store.Connection, error) {
+	c, err := e.d.Store.GetConnection(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.mapping(c); err != nil {
+		return nil, err
+	}
+	bc, hc, err := e.clients(c)
+	if err != nil {
+		return nil, err
+	}
+	// Handy: a cheap read. Bind: the key's own profile.
+	for _, err := range hc.Users(ctx, handy.UserFilter{}) {
+		if err != nil {
+			return nil, upstream("Handy", "the API token", err)
+		}
+		break
+	}
+	profile, err := bc.UserProfile(ctx)
+	if err != nil {
+		return nil, upstream("Bind", "the API key of user "+c.BindUserName, err)
+	}
+
+	var problems []string
+	pick := func(what, want string, names []string, match func(i int) bool) int {
+		if strings.TrimSpace(want) == "" {
+			problems = append(problems, fmt.Sprintf("settings.%s is not set; the valid names are %s", what, quoteList(names)))
+			return -1
+		}
+		for i := range names {
+			if match(i) {
+				return i
+			}
+		}
+		problems = append(problems, fmt.Sprintf("settings.%s %q is not in Bind; the valid names are %s", what, want, quoteList(names)))
+		return -1
+	}
+	same := func(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }
+
+	priceLists, err := bind.All(bc.PriceLists(ctx, bind.Query{}))
+	if err != nil {
+		return nil, upstream("Bind", "", err)
+	}
+	currencies, err := bind.All(bc.Currencies(ctx, bind.Query{}))
+	if err != nil {
+		return nil, upstream("Bind", "", err)
+	}
+	warehouses, err := bind.All(bc.Warehouses(ctx, bind.Query{}))
+	if err != nil {
+		return nil, upstream("Bind", "", err)
+	}
+	accounts, err := bind.All(bc.Accounts(ctx, bind.Query{}))
+	if err != nil {
+		return nil, upstream("Bind", "", err)
+	}
+	names := func(n int, f func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return out
+	}
+	pl := pick("price_list", c.Settings.PriceList, names(len(priceLists), func(i int) string { return priceLists[i].Name }),
+		func(i int) bool { return same(priceLists[i].Name, c.Settings.PriceList) })
+	cur := pick("currency", c.Settings.Currency, names(len(currencies), func(i int) string { return currencies[i].Code }),
+		func(i int) bool {
+			return same(currencies[i].Code, c.Settings.Currency) || same(currencies[i].Name, c.Settings.Currency)
+		})
+	wh := pick("warehouse", c.Settings.Warehouse, names(len(warehouses), func(i int) string { return warehouses[i].Name }),
+		func(i int) bool { return same(warehouses[i].Name, c.Settings.Warehouse) })
+	acct := pick("ledger_account", c.Settings.LedgerAccount, names(len(accounts), func(i int) string { return accounts[i].Number }),
+		func(i int) bool { return same(accounts[i].Number, c.Settings.LedgerAccount) })
+	if len(problems) > 0 {
+		return nil, errs.FailedPrecondition("connection %s cannot be activated: %s", c.ID, strings.Join(problems, "; "))
+	}
+
+	var out *store.Connection
+	err = e.d.Store.Tx(ctx, func(tx store.Store) error {
+		var err error
+		out, err = tx.UpdateConnection(ctx, c.ID, func(c *store.Connection) error {
+			c.Resolved = store.ResolvedIDs{
+				PriceListID: priceLists[pl].ID, CurrencyID: currencies[cur].ID, WarehouseID: warehouses[wh].ID,
+				LocationID: warehouses[wh].LocationID, AccountID: accounts[acct].ID, UserID: profile.UserID,
+				ResolvedAt: e.d.Now().UTC(),
+			}
+			c.Settings.Currency = currencies[cur].Code
+			c.State, c.StateReason = store.ConnectionActive, ""
+			return nil
+		})
+		if err != nil || enqueue == nil {
+			return err
+		}
+		return enqueue(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.d.Log.InfoContext(ctx, "connection activated", "connection_id", out.ID, "bind_user", profile.Username)
+	return out, nil
+}
+
+// upstream turns a failure of Handy or Bind into an error that says which system refused what.
+func upstream(system, what string, err error) error {
+	if errors.Is(err, bind.ErrCredentialsRejected) || errors.Is(err, handy.ErrCredentialsRejected) {
+		return &errs.Error{Kind: errs.KindFailedPrecondition, Message: fmt.Sprintf("%s rejected %s; check it and update the connection", system, what), Cause: err}
+	}
+	return errs.Unavailable(err, "%s could not be reached: %v", system, err)
+}
+
+func quoteList(names []string) string {
+	if len(names) == 0 {
+		return "(none: Bind has none)"
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	return `"` + strings.Join(sorted, `", "`) + `"`
+}

@@ -1,0 +1,102 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// deletedSales deletes in Bind the orders of sales deleted in Handy (D1), windowed by dateDeleted.
+// The result is checked (gone, or cancelled with status 2); a deleted sale never sent is recorded
+// as skipped, and one still pending is dropped from the retries, never sent.
+func (s *session) deletedSales(ctx context.Context) error {
+	from, to, err := s.window(ctx, store.SyncDeletedSales)
+	if err != nil {
+		return err
+	}
+	for sale, err := range s.handy.DeletedSales(ctx, from, to) {
+		if err != nil {
+			return err
+		}
+		id := strconv.FormatInt(sale.ID, 10)
+		pendingErr := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, id)
+		if pendingErr != nil {
+			return pendingErr
+		}
+		reason := fmt.Sprintf("deleted in Handy at %s", sale.DateDeleted.UTC().Format("2006-01-02 15:04:05Z"))
+		if sale.IsEdited {
+			reason = "replaced by an edit in Handy"
+		}
+		if err := s.deleteSaleOrder(ctx, id, reason); err != nil {
+			return err
+		}
+	}
+	return s.e.d.Store.PutCursor(ctx, s.c.ID, store.SyncDeletedSales, to)
+}
+
+// deleteSaleOrder deletes the Bind order of a Handy sale, if it was sent, and records it. Running
+// it twice changes nothing.
+func (s *session) deleteSaleOrder(ctx context.Context, saleID, reason string) error {
+	st := s.e.d.Store
+	link, err := st.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
+	if isNotFound(err) {
+		s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeSkipped, reason+"; it was never sent to Bind", "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	bindID := link.BindID
+	switch link.State {
+	case store.LinkDeleted:
+		return nil
+	case store.LinkPending:
+		// The create's answer was lost: the order exists only if Bind has it.
+		found, ok, err := s.findOrder(ctx, saleID)
+		if err != nil {
+			return fatal(err)
+		}
+		if !ok {
+			link.State = store.LinkDeleted
+			if err := st.PutLink(ctx, link); err != nil {
+				return err
+			}
+			s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeSkipped, reason+"; it never reached Bind", "")
+			return nil
+		}
+		bindID = found
+	}
+	if err := s.bind.DeleteOrder(ctx, bindID); err != nil {
+		var apiErr *bind.APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound {
+			s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeFailed, "deleting the Bind order: "+err.Error(), "")
+			return fatal(err)
+		}
+	}
+	// Bind may cancel rather than remove: either counts as deleted.
+	order, err := s.bind.Order(ctx, bindID)
+	var apiErr *bind.APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+		reason += "; the Bind order is gone"
+	case err != nil:
+		s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeFailed, "checking the deletion: "+err.Error(), "")
+		return fatal(err)
+	case order.StatusCode == bind.OrderCancelled:
+		reason += "; the Bind order is cancelled (status 2)"
+	default:
+		s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeFailed, fmt.Sprintf("Bind accepted the deletion but the order is still %q", order.Status), "")
+		return nil
+	}
+	link.State, link.BindID = store.LinkDeleted, bindID
+	if err := st.PutLink(ctx, link); err != nil {
+		return err
+	}
+	s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeDeleted, reason, "")
+	return nil
+}

@@ -1,0 +1,276 @@
+// Package syncer is the heart of handybind: activation, and the product, sales and deleted-sales
+// syncs, for one connection at a time. It knows nothing of gRPC or of how runs are scheduled: the
+// API and the job workers both call it.
+//
+// Exactly once into Bind: before a create is sent, the intent is stored (a pending link); after an
+// answer that never came, Bind is searched (orders by PurchaseOrder, clients by name, products by
+// Code) before anything is sent again. Nothing is lost: a sale that cannot be sent yet is kept as
+// pending with its reason and fetched again by later runs.
+package syncer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/mapping"
+	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// MappingName is the mapping the syncs use.
+const MappingName = "handy-bind"
+
+// Overlap is how far back each sales window reaches before the stored cursor, so sales that reach
+// Handy late or land on a window edge are not missed; ids de-duplicate them.
+const Overlap = 15 * time.Minute
+
+// Deps are what an Engine works with.
+type Deps struct {
+	Store    store.Store
+	Keys     *secret.Keyring
+	Mappings *mapping.Registry
+	Budgets  *handy.Budgets
+	Log      *slog.Logger
+	// Now is the clock [time.Now].
+	Now func() time.Time
+	// BindOptions and HandyOptions adjust the clients (tests shorten retries).
+	BindOptions  func(*bind.Options)
+	HandyOptions func(*handy.Options)
+}
+
+// Engine runs activations and syncs.
+type Engine struct{ d Deps }
+
+// New returns an Engine.
+func New(d Deps) *Engine {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Budgets == nil {
+		d.Budgets = &handy.Budgets{}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{d: d}
+}
+
+// clients opens the connection's tokens and builds its two API clients.
+func (e *Engine) clients(c *store.Connection) (*bind.Client, *handy.Client, error) {
+	handyTok, err := e.d.Keys.Open(c.HandyToken, connection.TokenAAD(c.ID, connection.FieldHandyToken))
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the Handy token: %w", err)
+	}
+	bindTok, err := e.d.Keys.Open(c.BindToken, connection.TokenAAD(c.ID, connection.FieldBindToken))
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the Bind token: %w", err)
+	}
+	var missing []string
+	if handyTok == "" {
+		missing = append(missing, "handy.token")
+	}
+	if bindTok == "" {
+		missing = append(missing, "bind.token")
+	}
+	if len(missing) > 0 {
+		return nil, nil, errs.FailedPrecondition("connection %s has no %s; set it with UpdateConnection", c.ID, strings.Join(missing, " and no "))
+	}
+	bo := bind.Options{BaseURL: c.BindBaseURL, Token: bindTok}
+	if e.d.BindOptions != nil {
+		e.d.BindOptions(&bo)
+	}
+	bc, err := bind.New(bo)
+	if err != nil {
+		return nil, nil, err
+	}
+	loc, err := time.LoadLocation(c.Settings.TimeZone)
+	if err != nil || c.Settings.TimeZone == "" {
+		return nil, nil, errs.FailedPrecondition("connection %s has time zone %q, which is not an IANA zone", c.ID, c.Settings.TimeZone)
+	}
+	ho := handy.Options{BaseURL: c.HandyBaseURL, Token: handyTok, Location: loc, Budget: e.d.Budgets.For(handyTok)}
+	if e.d.HandyOptions != nil {
+		e.d.HandyOptions(&ho)
+	}
+	hc, err := handy.New(ho)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bc, hc, nil
+}
+
+func (e *Engine) mapping(c *store.Connection) (*mapping.Mapping, error) {
+	m, ok := e.d.Mappings.Get(MappingName, c.MappingVersion)
+	if !ok {
+		return nil, errs.FailedPrecondition("connection %s uses mapping %s %s, which is not in use (missing, broken or failing its tests)", c.ID, MappingName, c.MappingVersion)
+	}
+	return m, nil
+}
+
+func connectionView(c *store.Connection) mapping.Connection {
+	return mapping.Connection{
+		PriceList: c.Settings.PriceList, PriceListID: c.Resolved.PriceListID,
+		Currency: c.Settings.Currency, CurrencyID: c.Resolved.CurrencyID,
+		Warehouse: c.Settings.Warehouse, WarehouseID: c.Resolved.WarehouseID, LocationID: c.Resolved.LocationID,
+		LedgerAccount: c.Settings.LedgerAccount, TimeZone: c.Settings.TimeZone,
+	}
+}
+
+func digest(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// recorder collects a run's items and counts, and writes them in batches.
+type recorder struct {
+	e     *Engine
+	run   *store.Run
+	items []*store.RunItem
+}
+
+func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID string, outcome store.Outcome, reason, payloadDigest string) {
+	r.items = append(r.items, &store.RunItem{
+		ID: newID(), RunID: r.run.ID, Entity: entity, HandyID: handyID, BindID: bindID, Outcome: outcome,
+		Reason: reason, PayloadDigest: payloadDigest, MappingVersion: r.run.MappingVersion,
+	})
+	c := &r.run.Counts
+	switch outcome {
+	case store.OutcomeCreated:
+		c.Created++
+	case store.OutcomeUpdated:
+		c.Updated++
+	case store.OutcomeUnchanged:
+		c.Unchanged++
+	case store.OutcomeDeleted:
+		c.Deleted++
+	case store.OutcomeSkipped:
+		c.Skipped++
+	case store.OutcomeFailed:
+		c.Failed++
+	}
+	if len(r.items) >= 200 {
+		r.flush(ctx)
+	}
+}
+
+func (r *recorder) flush(ctx context.Context) {
+	if len(r.items) == 0 {
+		return
+	}
+	if err := r.e.d.Store.AddRunItems(ctx, r.items...); err != nil {
+		r.e.d.Log.ErrorContext(ctx, "recording run items", "run_id", r.run.ID, "error", err)
+	}
+	r.items = r.items[:0]
+}
+
+// startRun records a run as running.
+func (e *Engine) startRun(ctx context.Context, c *store.Connection, kind store.SyncKind, trigger store.RunTrigger, m *mapping.Mapping) (*recorder, error) {
+	now := e.d.Now().UTC()
+	run := &store.Run{
+		ID: newID(), ConnectionID: c.ID, Kind: kind, Trigger: trigger, State: store.RunRunning, StartedAt: now, CreatedAt: now,
+	}
+	if m != nil {
+		run.MappingVersion, run.MappingChecksum = m.Version, m.Checksum
+	}
+	if err := e.d.Store.CreateRun(ctx, run); err != nil {
+		return nil, err
+	}
+	return &recorder{e: e, run: run}, nil
+}
+
+// finish records the end of a run. A credentials failure also puts the connection in the error
+// state, since a person must give a new token.
+func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.Run, error) {
+	r.flush(ctx)
+	out, err := e.d.Store.UpdateRun(ctx, r.run.ID, func(run *store.Run) error {
+		run.Counts, run.WindowStart, run.WindowEnd = r.run.Counts, r.run.WindowStart, r.run.WindowEnd
+		run.FinishedAt = e.d.Now().UTC()
+		switch {
+		case runErr != nil:
+			run.State, run.Error = store.RunFailed, runErr.Error()
+		case run.Counts.Failed > 0:
+			run.State = store.RunPartial
+			run.Error = fmt.Sprintf("%d record(s) failed; see the run items", run.Counts.Failed)
+		default:
+			run.State = store.RunSucceeded
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(runErr, bind.ErrCredentialsRejected) || errors.Is(runErr, handy.ErrCredentialsRejected) {
+		_, _ = e.d.Store.UpdateConnection(ctx, r.run.ConnectionID, func(c *store.Connection) error {
+			c.State, c.StateReason = store.ConnectionError, runErr.Error()
+			return nil
+		})
+	}
+	e.d.Log.InfoContext(ctx, "run finished", "run_id", out.ID, "connection_id", out.ConnectionID, "kind", out.Kind,
+		"state", out.State, "created", out.Counts.Created, "updated", out.Counts.Updated, "deleted", out.Counts.Deleted,
+		"skipped", out.Counts.Skipped, "failed", out.Counts.Failed)
+	return out, nil
+}
+
+// Run runs one sync of a connection and records it.
+func (e *Engine) Run(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	c, err := e.d.Store.GetConnection(ctx, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	if c.State != store.ConnectionActive {
+		return nil, errs.FailedPrecondition("connection %s is %s; only an active connection syncs", c.ID, c.State)
+	}
+	m, err := e.mapping(c)
+	if err != nil {
+		return nil, err
+	}
+	bc, hc, err := e.clients(c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.startRun(ctx, c, kind, trigger, m)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{e: e, c: c, m: m, bind: bc, handy: hc, rec: r, conn: connectionView(c)}
+	switch kind {
+	case store.SyncProducts:
+		err = s.products(ctx)
+	case store.SyncSales:
+		err = s.sales(ctx)
+	case store.SyncDeletedSales:
+		err = s.deletedSales(ctx)
+	default:
+		err = fmt.Errorf("unknown sync kind %q", kind)
+	}
+	return e.finish(ctx, r, err)
+}
+
+// session is one run's working state.
+type session struct {
+	e     *Engine
+	c     *store.Connection
+	m     *mapping.Mapping
+	bind  *bind.Client
+	handy *handy.Client
+	rec   *recorder
+	conn  mapping.Connection
+
+	warehouses    map[string]bind.Warehouse // by name
+	productByCode map[string]string         // Bind product id by code
+}

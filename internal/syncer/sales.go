@@ -1,0 +1,347 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/mapping"
+	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/store"
+)
+
+func isNotFound(err error) bool { return errs.Is(err, errs.KindNotFound) }
+
+// pendingBatch bounds how many pending sales one run tries again.
+const pendingBatch = 500
+
+// sales sends new Handy sales to Bind as orders (S1…S5, C1…C5, W1): first the sales still
+// pending from earlier runs, then the sales created in the window from the cursor (minus an
+// overlap) to now. The cursor advances only when the whole window was handled; a sale that cannot
+// be sent is kept pending, with its reason, and is tried again by later runs.
+func (s *session) sales(ctx context.Context) error {
+	st := s.e.d.Store
+	pending, err := st.ListPendingSales(ctx, s.c.ID, pendingBatch)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		id, _ := strconv.ParseInt(p.HandyID, 10, 64)
+		sale, err := s.handy.SalesOrder(ctx, id)
+		switch {
+		case errors.Is(err, handy.ErrNotFound):
+			_ = st.DeletePendingSale(ctx, s.c.ID, p.HandyID)
+			s.rec.add(ctx, store.EntitySale, p.HandyID, "", store.OutcomeSkipped, "no longer in Handy; never sent", "")
+			continue
+		case err != nil:
+			return err
+		case sale.Deleted:
+			// D1: a sale deleted while pending is never sent.
+			_ = st.DeletePendingSale(ctx, s.c.ID, p.HandyID)
+			s.rec.add(ctx, store.EntitySale, p.HandyID, "", store.OutcomeSkipped, "deleted in Handy before it could be sent", "")
+			continue
+		}
+		if err := s.sale(ctx, sale); err != nil {
+			return err
+		}
+	}
+
+	from, to, err := s.window(ctx, store.SyncSales)
+	if err != nil {
+		return err
+	}
+	for sale, err := range s.handy.CreatedSales(ctx, from, to) {
+		if err != nil {
+			return err
+		}
+		if err := s.sale(ctx, sale); err != nil {
+			return err
+		}
+	}
+	return st.PutCursor(ctx, s.c.ID, store.SyncSales, to)
+}
+
+// window is [cursor − overlap, now]; the first window starts at activation.
+func (s *session) window(ctx context.Context, kind store.SyncKind) (from, to time.Time, err error) {
+	pos, ok, err := s.e.d.Store.GetCursor(ctx, s.c.ID, kind)
+	if err != nil {
+		return from, to, err
+	}
+	if !ok {
+		pos = s.c.Resolved.ResolvedAt
+	}
+	from, to = pos.Add(-Overlap), s.e.d.Now().UTC()
+	s.rec.run.WindowStart, s.rec.run.WindowEnd = from, to
+	return from, to, nil
+}
+
+// sale sends one sale, exactly once. It returns an error only for what stops the run.
+func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
+	st := s.e.d.Store
+	saleID := strconv.FormatInt(sale.ID, 10)
+	link, err := st.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if link != nil && link.State != store.LinkPending {
+		return nil // already sent (or deleted): windows overlap, ids de-duplicate
+	}
+
+	if sale.EditedFrom != nil {
+		if err := s.replacePredecessor(ctx, sale); err != nil {
+			return err
+		}
+	}
+
+	order, fail, err := s.buildOrder(ctx, sale)
+	if err != nil {
+		return err
+	}
+	if fail != "" {
+		if err := st.PutPendingSale(ctx, s.c.ID, saleID, fail); err != nil {
+			return err
+		}
+		s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, fail+"; it will be tried again by the next runs", "")
+		return nil
+	}
+	sum := digest(order)
+
+	// After a crash or an answer that never came, the order may exist: look before sending.
+	if link != nil && link.State == store.LinkPending {
+		if id, ok, err := s.findOrder(ctx, order.PurchaseOrder); err != nil {
+			return fatal(err)
+		} else if ok {
+			return s.confirmSale(ctx, saleID, id, sum, "found in Bind by PurchaseOrder after an earlier attempt whose answer was lost")
+		}
+	}
+	if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+		return err
+	}
+	id, err := s.bind.CreateOrder(ctx, order)
+	if errors.Is(err, bind.ErrOutcomeUnknown) {
+		found, ok, ferr := s.findOrder(ctx, order.PurchaseOrder)
+		if ferr == nil && ok {
+			return s.confirmSale(ctx, saleID, found, sum, "Bind's answer was lost; the order was found by PurchaseOrder")
+		}
+	}
+	if err != nil {
+		reason := "creating the order in Bind: " + err.Error()
+		if perr := st.PutPendingSale(ctx, s.c.ID, saleID, reason); perr != nil {
+			return perr
+		}
+		s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, reason, sum)
+		return fatal(err)
+	}
+	return s.confirmSale(ctx, saleID, id, sum, "")
+}
+
+func (s *session) confirmSale(ctx context.Context, saleID, bindID, sum, reason string) error {
+	st := s.e.d.Store
+	if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, BindID: bindID, State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+		return err
+	}
+	if err := st.DeletePendingSale(ctx, s.c.ID, saleID); err != nil {
+		return err
+	}
+	s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeCreated, reason, sum)
+	return nil
+}
+
+func (s *session) findOrder(ctx context.Context, purchaseOrder string) (string, bool, error) {
+	orders, err := bind.All(s.bind.Orders(ctx, bind.Query{Filter: bind.And(bind.Eq("PurchaseOrder", purchaseOrder), bind.NeInt("Status", bind.OrderCancelled)), Top: 1}))
+	if err != nil || len(orders) == 0 {
+		return "", false, err
+	}
+	return orders[0].ID, true, nil
+}
+
+// replacePredecessor handles an edit in Handy: the order of the previous version is deleted in
+// Bind before the new version is sent.
+func (s *session) replacePredecessor(ctx context.Context, sale handy.SalesOrder) error {
+	prevID := strconv.FormatInt(sale.EditedFrom.ID, 10)
+	reason := fmt.Sprintf("replaced by sale %d, its edit in Handy", sale.ID)
+	_ = s.e.d.Store.DeletePendingSale(ctx, s.c.ID, prevID)
+	return s.deleteSaleOrder(ctx, prevID, reason)
+}
+
+// buildOrder maps a sale to a Bind order with every id resolved. A reason is returned, and no
+// order, when the sale cannot be sent yet.
+func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.NewOrder, string, error) {
+	oe := mapping.OrderEnv{Sale: mapping.SaleOf(sale), Seller: mapping.SellerOf(sale.CreatedBy), Customer: mapping.CustomerOf(sale.Customer), Connection: s.conn}
+	order, err := s.m.Order(&oe)
+	if err != nil {
+		return order, err.Error(), nil
+	}
+
+	// S2: every product must exist in Bind.
+	if err := s.loadProducts(ctx); err != nil {
+		return order, "", err
+	}
+	var missing []string
+	le := mapping.LineEnv{Sale: oe.Sale, Connection: s.conn}
+	for i, it := range sale.Items {
+		le.Line = mapping.LineOf(i, it)
+		line, err := s.m.OrderLine(&le)
+		if err != nil {
+			return order, err.Error(), nil
+		}
+		id, ok := s.productByCode[it.Product.Code]
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%s (%s)", it.Product.Code, it.Product.Description))
+			continue
+		}
+		line.ID = id
+		order.Products = append(order.Products, line)
+	}
+	if len(missing) > 0 {
+		return order, "product(s) not in Bind: " + strings.Join(missing, ", "), nil
+	}
+
+	// W1: the seller's warehouse, by name; a name that matches no warehouse is never replaced by
+	// the default silently.
+	name, err := s.m.Warehouse(&mapping.WarehouseEnv{Seller: oe.Seller, Connection: s.conn})
+	if err != nil {
+		return order, err.Error(), nil
+	}
+	wh, ok, err := s.warehouse(ctx, name)
+	if err != nil {
+		return order, "", err
+	}
+	if !ok {
+		return order, fmt.Sprintf("warehouse %q (from seller %s) is not in Bind; the valid names are %s", name, sale.CreatedBy.Name, quoteList(s.warehouseNames())), nil
+	}
+	order.WarehouseID, order.LocationID = wh.ID, wh.LocationID
+	if order.LocationID == "" {
+		order.LocationID = s.c.Resolved.LocationID
+	}
+
+	// C1, C2: the customer, found or created now.
+	clientID, addressID, fail, err := s.customer(ctx, sale.Customer)
+	if err != nil || fail != "" {
+		return order, fail, err
+	}
+	order.ClientID, order.AddressID = clientID, addressID
+
+	// The invariant: the Bind total of the order equals Handy's totalSales to the cent.
+	if total := expectedTotal(order); !total.Equal(sale.TotalSales) {
+		return order, fmt.Sprintf("the Bind total would be %s but Handy's totalSales is %s (VAT %s on every line; check the lines' taxes and the mapping)", total, sale.TotalSales, order.VATRate), nil
+	}
+	return order, "", nil
+}
+
+// expectedTotal is Bind's total of an order: (Σ net price × quantity − discount) × (1 + VAT),
+// rounded to cents once.
+func expectedTotal(o bind.NewOrder) money.Decimal {
+	sub := money.Zero
+	for _, l := range o.Products {
+		sub = sub.Add(l.Price.Mul(l.Qty))
+	}
+	return sub.Sub(o.DiscountAmount.Cents()).Mul(money.NewFromInt(1).Add(o.VATRate)).Cents()
+}
+
+func (s *session) loadProducts(ctx context.Context) error {
+	if s.productByCode != nil {
+		return nil
+	}
+	ps, err := bind.All(s.bind.Products(ctx, bind.Query{}))
+	if err != nil {
+		return err
+	}
+	s.productByCode = make(map[string]string, len(ps))
+	for _, p := range ps {
+		s.productByCode[p.Code] = p.ID
+	}
+	return nil
+}
+
+func (s *session) warehouse(ctx context.Context, name string) (bind.Warehouse, bool, error) {
+	if s.warehouses == nil {
+		ws, err := bind.All(s.bind.Warehouses(ctx, bind.Query{}))
+		if err != nil {
+			return bind.Warehouse{}, false, err
+		}
+		s.warehouses = make(map[string]bind.Warehouse, len(ws))
+		for _, w := range ws {
+			s.warehouses[strings.ToLower(strings.TrimSpace(w.Name))] = w
+		}
+	}
+	w, ok := s.warehouses[strings.ToLower(strings.TrimSpace(name))]
+	return w, ok, nil
+}
+
+func (s *session) warehouseNames() []string {
+	out := make([]string, 0, len(s.warehouses))
+	for _, w := range s.warehouses {
+		out = append(out, w.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// customer finds the Bind client of a Handy customer: by link, then by the description in Bind
+// (C2), and only when both miss creates it with the mapping (C1, C3…C5), with an address so that
+// orders have an AddressID.
+func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, addressID, fail string, err error) {
+	st := s.e.d.Store
+	link, err := st.GetLink(ctx, s.c.ID, store.EntityCustomer, hc.Code)
+	if err != nil && !isNotFound(err) {
+		return "", "", "", err
+	}
+	if link != nil && link.State == store.LinkConfirmed && link.BindExtra != "" {
+		return link.BindID, link.BindExtra, "", nil
+	}
+	payload, err := s.m.Client(&mapping.ClientEnv{Customer: mapping.CustomerOf(hc), Connection: s.conn})
+	if err != nil {
+		return "", "", err.Error(), nil
+	}
+	sum := digest(payload)
+	id, found, err := s.findClient(ctx, hc.Description)
+	if err != nil {
+		return "", "", "", fatal(err)
+	}
+	outcome := store.OutcomeUnchanged
+	reason := "found in Bind by its description"
+	if !found {
+		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntityCustomer, HandyID: hc.Code, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+			return "", "", "", err
+		}
+		id, err = s.bind.CreateClient(ctx, payload)
+		if errors.Is(err, bind.ErrOutcomeUnknown) {
+			if fid, ok, ferr := s.findClient(ctx, hc.Description); ferr == nil && ok {
+				id, err = fid, nil
+			}
+		}
+		if err != nil {
+			s.rec.add(ctx, store.EntityCustomer, hc.Code, "", store.OutcomeFailed, "creating the client in Bind: "+err.Error(), sum)
+			return "", "", "customer " + hc.Code + " could not be created in Bind: " + err.Error(), fatal(err)
+		}
+		outcome, reason = store.OutcomeCreated, "created for sale's order"
+	}
+	details, err := s.bind.Client(ctx, id)
+	if err != nil {
+		return "", "", "", fatal(err)
+	}
+	if len(details.Addresses) == 0 {
+		return "", "", fmt.Sprintf("client %s in Bind has no address, which an order needs; add one in Bind", details.CommercialName), nil
+	}
+	if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntityCustomer, HandyID: hc.Code, BindID: id, BindExtra: details.Addresses[0], State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+		return "", "", "", err
+	}
+	s.rec.add(ctx, store.EntityCustomer, hc.Code, id, outcome, reason, sum)
+	return id, details.Addresses[0], "", nil
+}
+
+func (s *session) findClient(ctx context.Context, description string) (string, bool, error) {
+	cs, err := bind.All(s.bind.Clients(ctx, bind.Query{Filter: bind.Eq("ClientName", description), Top: 1}))
+	if err != nil || len(cs) == 0 {
+		return "", false, err
+	}
+	return cs[0].ID, true, nil
+}
