@@ -11,18 +11,23 @@ import (
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/store"
 )
+
+// Activator activates a connection: checks tokens, resolves names, starts the first sync.
+type Activator func(ctx context.Context, id string) (*store.Connection, error)
 
 // ConnectionServer serves pb.ConnectionService.
 type ConnectionServer struct {
 	pb.UnimplementedConnectionServiceServer
-	svc *connection.Service
-	log *slog.Logger
+	svc      *connection.Service
+	activate Activator
+	log      *slog.Logger
 }
 
 // NewConnectionServer returns a ConnectionServer.
-func NewConnectionServer(svc *connection.Service, log *slog.Logger) *ConnectionServer {
-	return &ConnectionServer{svc: svc, log: log}
+func NewConnectionServer(svc *connection.Service, activate Activator, log *slog.Logger) *ConnectionServer {
+	return &ConnectionServer{svc: svc, activate: activate, log: log}
 }
 
 func inputFromProto(c *pb.Connection) connection.Input {
@@ -134,10 +139,11 @@ func (s *ConnectionServer) DeleteConnection(ctx context.Context, req *pb.DeleteC
 
 // ActivateConnection implements pb.ConnectionServiceServer.
 func (s *ConnectionServer) ActivateConnection(ctx context.Context, req *pb.ActivateConnectionRequest) (*pb.Connection, error) {
-	if _, err := s.svc.Get(ctx, req.GetId()); err != nil {
+	c, err := s.activate(ctx, req.GetId())
+	if err != nil {
 		return nil, err
 	}
-	return nil, errs.Unimplemented("activating a connection needs the Handy and Bind clients to check tokens and resolve names, and the sync engine to start the first product sync; this build does not include them yet")
+	return connectionToProto(c), nil
 }
 
 // PauseConnection implements pb.ConnectionServiceServer.

@@ -18,7 +18,11 @@ func NewRunServer(svc *run.Service) *RunServer { return &RunServer{svc: svc} }
 
 // TriggerSync implements pb.RunServiceServer.
 func (s *RunServer) TriggerSync(ctx context.Context, req *pb.TriggerSyncRequest) (*pb.Run, error) {
-	return nil, s.svc.Trigger(ctx, req.GetConnectionId(), reverse(syncKinds, req.GetKind()))
+	r, err := s.svc.Trigger(ctx, req.GetConnectionId(), reverse(syncKinds, req.GetKind()))
+	if err != nil {
+		return nil, err
+	}
+	return runToProto(r), nil
 }
 
 // GetRun implements pb.RunServiceServer.

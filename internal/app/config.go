@@ -35,6 +35,8 @@ type Config struct {
 	SecretKeyFile string
 	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
 	MappingsDir string
+	// NoSchedule turns the periodic syncs off (manual triggers and activation still run).
+	NoSchedule bool
 	// Migrate applies missing migrations at start instead of refusing to start.
 	Migrate bool
 	// ShutdownTimeout bounds a graceful stop.

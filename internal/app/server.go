@@ -24,10 +24,14 @@ import (
 	"github.com/handybind/handybind/gen/openapi"
 	"github.com/handybind/handybind/internal/api"
 	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/jobs"
 	"github.com/handybind/handybind/internal/mapping"
 	"github.com/handybind/handybind/internal/run"
 	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/syncer"
 )
 
 // Server is one handybind process: gRPC and the REST gateway over one storage.
@@ -40,6 +44,7 @@ type Server struct {
 	http   *http.Server
 
 	mappings         *mapping.Registry
+	queue            *jobs.Queue
 	grpcLis, httpLis net.Listener
 	gwConn           *grpc.ClientConn
 }
@@ -79,9 +84,20 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
 
+	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log})
+	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule}); err != nil {
+		return err
+	}
+	activate := func(ctx context.Context, id string) (*store.Connection, error) {
+		return engine.Activate(ctx, id, func(ctx context.Context, tx store.Store, c *store.Connection) error {
+			_, err := s.queue.Enqueue(ctx, tx, c.ID, store.SyncProducts, store.TriggerActivation) // P1
+			return err
+		})
+	}
+
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator)...))
-	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}), s.log))
-	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st)))
+	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}), activate, s.log))
+	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st, s.queue)))
 	pb.RegisterMappingServiceServer(s.grpc, api.NewMappingServer(s.mappings))
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
@@ -262,6 +278,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.watchStorage(watchCtx)
+	// The queue is stopped explicitly (softly) on shutdown, not by the context ending.
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		s.shutdown()
+		return fmt.Errorf("starting the job queue: %w", err)
+	}
 	go func() {
 		if err := s.mappings.Watch(watchCtx); err != nil {
 			s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
@@ -317,6 +338,10 @@ func (s *Server) shutdown() {
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("HTTP shutdown", "error", err)
+	}
+	// Running syncs finish (or are cut at the deadline and rescued later); no new ones start.
+	if err := s.queue.Stop(ctx); err != nil {
+		s.log.Warn("job queue stop", "error", err)
 	}
 	var once sync.Once
 	done := make(chan struct{})

@@ -312,7 +312,7 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 	}
 }
 
-func TestLaterCapabilitiesAreUnimplemented(t *testing.T) {
+func TestActivationAndTriggerNeedAReachableActiveConnection(t *testing.T) {
 	t.Parallel()
 	h := startServer(t, testConfig(t, testdb.SQLite(t)))
 	ctx := context.Background()
@@ -320,11 +320,11 @@ func TestLaterCapabilitiesAreUnimplemented(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = h.connections.ActivateConnection(ctx, &pb.ActivateConnectionRequest{Id: c.GetId()})
-	require.Equal(t, codes.Unimplemented, status.Code(err))
-	require.Contains(t, status.Convert(err).Message(), "Bind clients")
+	require.Equal(t, codes.FailedPrecondition, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "has no handy.token and no bind.token")
 	_, err = h.runs.TriggerSync(ctx, &pb.TriggerSyncRequest{ConnectionId: c.GetId(), Kind: pb.SyncKind_SYNC_KIND_SALES})
-	require.Equal(t, codes.Unimplemented, status.Code(err))
-	require.Contains(t, status.Convert(err).Message(), "sync engine")
+	require.Equal(t, codes.FailedPrecondition, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "activate it first")
 
 	// Run history reads are real: an existing connection simply has none yet.
 	runs, err := h.runs.ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: c.GetId()})

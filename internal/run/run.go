@@ -4,18 +4,23 @@ package run
 import (
 	"context"
 
-	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/page"
 	"github.com/handybind/handybind/internal/store"
 )
 
+// Enqueuer queues a sync and returns its (possibly merged) queued run.
+type Enqueuer interface {
+	Trigger(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error)
+}
+
 // Service runs the run-history use-cases.
 type Service struct {
 	store store.Store
+	queue Enqueuer
 }
 
 // NewService returns a Service.
-func NewService(s store.Store) *Service { return &Service{store: s} }
+func NewService(s store.Store, queue Enqueuer) *Service { return &Service{store: s, queue: queue} }
 
 // Get returns one run.
 func (s *Service) Get(ctx context.Context, id string) (*store.Run, error) {
@@ -91,11 +96,8 @@ func (s *Service) Items(ctx context.Context, req ItemsRequest) ([]*store.RunItem
 	return items, next, nil
 }
 
-// Trigger queues a sync. It needs the sync engine, which this build does not have, so it only
-// checks that the connection exists and says what is missing.
-func (s *Service) Trigger(ctx context.Context, connectionID string, kind store.SyncKind) error {
-	if _, err := s.store.GetConnection(ctx, connectionID); err != nil {
-		return err
-	}
-	return errs.Unimplemented("triggering a %s sync needs the sync engine (Handy and Bind clients, River jobs), which this build does not include yet", kind)
+// Trigger queues a sync of an active connection; a trigger while the same sync is queued merges
+// into it and returns that run.
+func (s *Service) Trigger(ctx context.Context, connectionID string, kind store.SyncKind) (*store.Run, error) {
+	return s.queue.Trigger(ctx, connectionID, kind, store.TriggerManual)
 }

@@ -179,8 +179,26 @@ func (r *recorder) flush(ctx context.Context) {
 }
 
 // startRun records a run as running.
-func (e *Engine) startRun(ctx context.Context, c *store.Connection, kind store.SyncKind, trigger store.RunTrigger, m *mapping.Mapping) (*recorder, error) {
+func (e *Engine) startRun(ctx context.Context, c *store.Connection, kind store.SyncKind, trigger store.RunTrigger, m *mapping.Mapping, runID string) (*recorder, error) {
 	now := e.d.Now().UTC()
+	if runID != "" {
+		started, err := e.d.Store.UpdateRun(ctx, runID, func(r *store.Run) error {
+			if r.State != store.RunQueued {
+				return errAlreadyRan
+			}
+			r.State, r.StartedAt = store.RunRunning, now
+			if m != nil {
+				r.MappingVersion, r.MappingChecksum = m.Version, m.Checksum
+			}
+			return nil
+		})
+		if err == nil {
+			return &recorder{e: e, run: started}, nil
+		}
+		if !errors.Is(err, errAlreadyRan) && !isNotFound(err) {
+			return nil, err
+		}
+	}
 	run := &store.Run{
 		ID: newID(), ConnectionID: c.ID, Kind: kind, Trigger: trigger, State: store.RunRunning, StartedAt: now, CreatedAt: now,
 	}
@@ -226,14 +244,24 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 	return out, nil
 }
 
-// Run runs one sync of a connection and records it.
+// Run runs one sync of a connection and records it as a new run.
 func (e *Engine) Run(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	return e.RunQueued(ctx, connectionID, kind, trigger, "")
+}
+
+// ErrInactive is returned when a sync is asked of a connection that is not active (paused, or
+// waiting for a person after an error); the job is simply not run.
+var ErrInactive = errors.New("the connection is not active")
+
+// RunQueued runs one sync and records it in the queued run runID (from the job that asked for
+// it), or in a new run when runID is empty or that run already ended (a retry).
+func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger, runID string) (*store.Run, error) {
 	c, err := e.d.Store.GetConnection(ctx, connectionID)
 	if err != nil {
 		return nil, err
 	}
 	if c.State != store.ConnectionActive {
-		return nil, errs.FailedPrecondition("connection %s is %s; only an active connection syncs", c.ID, c.State)
+		return nil, fmt.Errorf("connection %s is %s: %w", c.ID, c.State, ErrInactive)
 	}
 	m, err := e.mapping(c)
 	if err != nil {
@@ -243,7 +271,7 @@ func (e *Engine) Run(ctx context.Context, connectionID string, kind store.SyncKi
 	if err != nil {
 		return nil, err
 	}
-	r, err := e.startRun(ctx, c, kind, trigger, m)
+	r, err := e.startRun(ctx, c, kind, trigger, m, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +288,8 @@ func (e *Engine) Run(ctx context.Context, connectionID string, kind store.SyncKi
 	}
 	return e.finish(ctx, r, err)
 }
+
+var errAlreadyRan = errors.New("run already ran")
 
 // session is one run's working state.
 type session struct {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,17 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(&Store{db: tx, dialect: s.dialect, inTx: true, now: s.now})
 	})
+}
+
+// SQLTx returns the database transaction behind a store handed out by Tx, so that River can
+// insert jobs in the same transaction as the state change that asks for them.
+func SQLTx(s store.Store) (*sql.Tx, bool) {
+	st, ok := s.(*Store)
+	if !ok || !st.inTx {
+		return nil, false
+	}
+	tx, ok := st.db.Statement.ConnPool.(*sql.Tx)
+	return tx, ok
 }
 
 // Ping implements store.Store.

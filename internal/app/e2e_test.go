@@ -1,0 +1,102 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/bind/bindsim"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/handy/handysim"
+	"github.com/handybind/handybind/internal/money"
+)
+
+// TestServiceSyncsThroughJobs drives the whole service as Handy's backend would: create and
+// activate a connection over gRPC (the initial product sync runs as a job), trigger a sales sync
+// over REST, and read the run history, against both simulators over HTTP.
+func TestServiceSyncsThroughJobs(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		hs, bs := handysim.New(nil), bindsim.New()
+		hs.AddToken("h-tok")
+		seller := hs.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
+		hs.AddCustomer(handy.Customer{Code: "C-1", Description: "Abarrotes Lupita"})
+		hs.AddProduct("E-001", "Escoba", money.MustParse("836.21"), handysim.IVA(16), time.Now().Add(-time.Hour))
+		bs.AddToken("b-tok", bind.UserProfile{Name: "Admin"})
+		bs.AddPriceList("Lista General")
+		bs.AddCurrency("MXN", "Peso")
+		bs.AddWarehouse("Matriz", bs.AddLocation("Matriz"))
+		bs.AddAccount("105-01-001", "Clientes")
+		hsrv, bsrv := httptest.NewServer(hs), httptest.NewServer(bs)
+		t.Cleanup(hsrv.Close)
+		t.Cleanup(bsrv.Close)
+
+		h := startServer(t, testConfig(t, dbURL))
+		ctx := context.Background()
+		c, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{
+			DisplayName: "Distribuidora", Handy: &pb.HandyCredentials{BaseUrl: hsrv.URL + "/api/v2", Token: "h-tok"},
+			Bind:     &pb.BindCredentials{BaseUrl: bsrv.URL, UserName: "admin", Token: "b-tok"},
+			Settings: &pb.ConnectionSettings{PriceList: "Lista General", Currency: "MXN", Warehouse: "Matriz", LedgerAccount: "105-01-001"},
+		}})
+		require.NoError(t, err)
+		active, err := h.connections.ActivateConnection(ctx, &pb.ActivateConnectionRequest{Id: c.GetId()})
+		require.NoError(t, err)
+		require.Equal(t, pb.ConnectionState_CONNECTION_STATE_ACTIVE, active.GetState())
+
+		waitRun := func(kind pb.SyncKind) *pb.Run {
+			var done *pb.Run
+			require.Eventually(t, func() bool {
+				runs, err := h.runs.ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: c.GetId(), Kind: kind})
+				require.NoError(t, err)
+				for _, r := range runs.GetRuns() {
+					if s := r.GetState(); s == pb.RunState_RUN_STATE_SUCCEEDED || s == pb.RunState_RUN_STATE_PARTIAL || s == pb.RunState_RUN_STATE_FAILED {
+						done = r
+						return true
+					}
+				}
+				return false
+			}, 20*time.Second, 50*time.Millisecond)
+			return done
+		}
+		products := waitRun(pb.SyncKind_SYNC_KIND_PRODUCTS)
+		require.Equal(t, pb.RunState_RUN_STATE_SUCCEEDED, products.GetState(), products.GetError())
+		require.Equal(t, pb.RunTrigger_RUN_TRIGGER_ACTIVATION, products.GetTrigger())
+		require.Equal(t, "v1", products.GetMappingVersion())
+		require.Len(t, products.GetMappingChecksum(), 64)
+		require.Len(t, bs.Products(), 1)
+
+		sale, err := hs.CreateSale(handysim.Sale{Customer: "C-1", Seller: seller.ID, At: time.Now().UTC().Add(-time.Minute),
+			Lines: []handysim.Line{{Product: "E-001", Quantity: money.NewFromInt(2)}}})
+		require.NoError(t, err)
+		res := h.do(t, http.MethodPost, "/v1/connections/"+c.GetId()+"/runs", `{"kind":"SYNC_KIND_SALES"}`)
+		require.Equal(t, http.StatusOK, res.status, res.raw)
+		require.Equal(t, "RUN_STATE_QUEUED", res.body["state"])
+		sales := waitRun(pb.SyncKind_SYNC_KIND_SALES)
+		require.Equal(t, pb.RunState_RUN_STATE_SUCCEEDED, sales.GetState(), sales.GetError())
+		require.Equal(t, res.body["id"], sales.GetId(), "the queued run is the one that ran")
+
+		orders := bs.Orders()
+		require.Len(t, orders, 1)
+		require.Equal(t, strconv.FormatInt(sale.ID, 10), orders[0].PurchaseOrder)
+		require.True(t, orders[0].Total.Equal(sale.TotalSales), "Bind total %s, Handy %s", orders[0].Total, sale.TotalSales)
+
+		items := h.do(t, http.MethodGet, fmt.Sprintf("/v1/runs/%s/items?outcome=RUN_ITEM_OUTCOME_CREATED&entity=RUN_ITEM_ENTITY_SALE", sales.GetId()), "")
+		require.Equal(t, http.StatusOK, items.status, items.raw)
+		require.Len(t, items.body["items"], 1)
+		item := items.body["items"].([]any)[0].(map[string]any)
+		require.Equal(t, strconv.FormatInt(sale.ID, 10), item["handyId"])
+		require.Equal(t, orders[0].ID, item["bindId"])
+
+		// No token reached a log line.
+		require.NotContains(t, h.logs.String(), "h-tok")
+		require.NotContains(t, h.logs.String(), "b-tok")
+	})
+}

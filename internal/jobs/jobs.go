@@ -1,0 +1,248 @@
+// Package jobs runs the syncs with River: periodic fan-outs per schedule slot, one sync job per
+// connection and kind (unique while queued or running, so a manual trigger merges into a queued
+// one), retries with backoff, timeouts and crash rescue. Jobs live in the service's own database,
+// PostgreSQL or SQLite, and are inserted in the same transaction as the change that asks for them.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/errs"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/syncer"
+)
+
+// Schedules of the syncs, in UTC (P1, S1, D1).
+const (
+	ProductsSchedule     = "CRON_TZ=UTC 0 8,16 * * *"
+	SalesSchedule        = "CRON_TZ=UTC */10 * * * *"
+	DeletedSalesSchedule = "CRON_TZ=UTC */10 * * * *"
+)
+
+// JobTimeout bounds one sync; stuck jobs are rescued a little after it.
+const JobTimeout = 30 * time.Minute
+
+// SyncArgs asks for one sync of one connection. Unique by connection and kind while available,
+// pending, scheduled, running or retryable: a connection never runs the same sync twice at once.
+type SyncArgs struct {
+	ConnectionID string `json:"connection_id" river:"unique"`
+	SyncKind     string `json:"sync_kind" river:"unique"`
+	Trigger      string `json:"trigger"`
+	RunID        string `json:"run_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncArgs) Kind() string { return "handybind.sync" }
+
+var activeStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (SyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+}
+
+// FanoutArgs is one schedule slot of one kind: it enqueues a sync for every active connection.
+type FanoutArgs struct {
+	SyncKind string    `json:"sync_kind" river:"unique"`
+	Slot     time.Time `json:"slot" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (FanoutArgs) Kind() string { return "handybind.fanout" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: a slot runs once, even when a new leader
+// catches up with RunOnStart after another already inserted it.
+func (FanoutArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Queue is the River client with handybind's workers.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+	store  store.Store
+	log    *slog.Logger
+}
+
+// Options configure a Queue.
+type Options struct {
+	Workers int // concurrent syncs [4]
+	// Periodic turns the schedules on [on in the service, off in tests that trigger by hand].
+	Periodic bool
+	// PollInterval is how often jobs are looked for where there is no LISTEN/NOTIFY [1s].
+	PollInterval time.Duration
+}
+
+// New builds a Queue on the service's database. Start runs it.
+func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logger, o Options) (*Queue, error) {
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = time.Second
+	}
+	q := &Queue{store: st, log: log}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &syncWorker{engine: engine, log: log})
+	river.AddWorker(workers, &fanoutWorker{q: q})
+
+	cfg := &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},
+		Workers:              workers,
+		JobTimeout:           JobTimeout,
+		RescueStuckJobsAfter: JobTimeout + 5*time.Minute,
+		FetchPollInterval:    o.PollInterval,
+		Logger:               log,
+	}
+	if o.Periodic {
+		for _, p := range []struct {
+			kind store.SyncKind
+			spec string
+		}{
+			{store.SyncProducts, ProductsSchedule}, {store.SyncSales, SalesSchedule}, {store.SyncDeletedSales, DeletedSalesSchedule},
+		} {
+			sched, err := cron.ParseStandard(p.spec)
+			if err != nil {
+				return nil, fmt.Errorf("schedule %q: %w", p.spec, err)
+			}
+			kind := p.kind
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+				// The slot is the minute the schedule fired in: unique per slot across replicas.
+				return FanoutArgs{SyncKind: string(kind), Slot: time.Now().UTC().Truncate(time.Minute)}, nil
+			}, &river.PeriodicJobOpts{ID: "fanout-" + string(kind), RunOnStart: kind != store.SyncProducts}))
+		}
+	}
+	var driver riverdriver.Driver[*sql.Tx]
+	if db.Dialect == sqlstore.SQLite {
+		driver = riversqlite.New(db.SQL)
+	} else {
+		driver = riverdatabasesql.NewWithPgxListener(db.SQL, db.ListenPool)
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// Start runs the workers (and, on the leader, the schedules) until Stop.
+func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+
+// Stop lets running syncs finish (bounded by ctx) and stops fetching new ones.
+func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+
+// Enqueue asks for a sync inside the transaction tx, recording a queued run. When the same sync
+// of the connection is already queued or running, it merges into it and returns that run.
+func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	sqlTx, ok := sqlstore.SQLTx(tx)
+	if !ok {
+		return nil, errors.New("jobs: Enqueue needs the store of a transaction")
+	}
+	runID := uuid.Must(uuid.NewV7()).String()
+	res, err := q.client.InsertTx(ctx, sqlTx, SyncArgs{ConnectionID: connectionID, SyncKind: string(kind), Trigger: string(trigger), RunID: runID}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("enqueueing a %s sync: %w", kind, err)
+	}
+	if res.UniqueSkippedAsDuplicate {
+		var existing SyncArgs
+		if err := unmarshalArgs(res.Job, &existing); err == nil && existing.RunID != "" {
+			if r, err := tx.GetRun(ctx, existing.RunID); err == nil {
+				return r, nil
+			}
+		}
+	}
+	run := &store.Run{ID: runID, ConnectionID: connectionID, Kind: kind, Trigger: trigger, State: store.RunQueued}
+	if res.UniqueSkippedAsDuplicate {
+		// The queued job carries no run we know of (inserted by a schedule): report a queued run
+		// without storing a second one.
+		return run, nil
+	}
+	if err := tx.CreateRun(ctx, run); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// Trigger enqueues a sync in its own transaction.
+func (q *Queue) Trigger(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	var out *store.Run
+	err := q.store.Tx(ctx, func(tx store.Store) error {
+		c, err := tx.GetConnection(ctx, connectionID)
+		if err != nil {
+			return err
+		}
+		if c.State != store.ConnectionActive {
+			return errs.FailedPrecondition("connection %s is %s; activate it first", c.ID, c.State)
+		}
+		out, err = q.Enqueue(ctx, tx, connectionID, kind, trigger)
+		return err
+	})
+	return out, err
+}
+
+type syncWorker struct {
+	river.WorkerDefaults[SyncArgs]
+	engine *syncer.Engine
+	log    *slog.Logger
+}
+
+func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return JobTimeout }
+
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	a := job.Args
+	_, err := w.engine.RunQueued(ctx, a.ConnectionID, store.SyncKind(a.SyncKind), store.RunTrigger(a.Trigger), a.RunID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syncer.ErrInactive), errs.Is(err, errs.KindNotFound):
+		w.log.InfoContext(ctx, "sync not run", "connection_id", a.ConnectionID, "kind", a.SyncKind, "reason", err.Error())
+		return nil
+	case errors.Is(err, bind.ErrCredentialsRejected), errors.Is(err, handy.ErrCredentialsRejected), errs.Is(err, errs.KindFailedPrecondition):
+		// Retrying cannot help until a person acts: the run records why.
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+type fanoutWorker struct {
+	river.WorkerDefaults[FanoutArgs]
+	q *Queue
+}
+
+func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
+	var after string
+	for {
+		cs, err := w.q.store.ListConnections(ctx, store.ConnectionFilter{State: store.ConnectionActive, AfterID: after, Limit: 200})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if _, err := w.q.Trigger(ctx, c.ID, store.SyncKind(job.Args.SyncKind), store.TriggerSchedule); err != nil && !errs.Is(err, errs.KindFailedPrecondition) {
+				return err
+			}
+		}
+		if len(cs) < 200 {
+			return nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}
