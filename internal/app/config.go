@@ -35,6 +35,9 @@ type Config struct {
 	SecretKeyFile string
 	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
 	MappingsDir string
+	// BindRequestsPerSecond bounds the requests each connection sends to Bind, which publishes no
+	// limit; the default stays well below any daily quota.
+	BindRequestsPerSecond float64
 	// NoSchedule turns the periodic syncs off (manual triggers and activation still run).
 	NoSchedule bool
 	// Migrate applies missing migrations at start instead of refusing to start.
@@ -47,13 +50,14 @@ type Config struct {
 // on the loopback interface only (nothing is exposed until an operator says so).
 func Defaults() Config {
 	return Config{
-		DataDir:         "data",
-		MappingsDir:     "mappings",
-		GRPCAddr:        "127.0.0.1:9090",
-		HTTPAddr:        "127.0.0.1:8080",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
+		DataDir:               "data",
+		MappingsDir:           "mappings",
+		BindRequestsPerSecond: 5,
+		GRPCAddr:              "127.0.0.1:9090",
+		HTTPAddr:              "127.0.0.1:8080",
+		LogLevel:              "info",
+		LogFormat:             "text",
+		ShutdownTimeout:       15 * time.Second,
 	}
 }
 
@@ -103,6 +107,9 @@ func (c Config) Validate() error {
 			add("secret-key: %v", err)
 		}
 	}
+	if c.BindRequestsPerSecond <= 0 || c.BindRequestsPerSecond > 1000 {
+		add("bind-rps: %v must be above 0 and at most 1000", c.BindRequestsPerSecond)
+	}
 	if c.MappingsDir == "" {
 		add("mappings-dir: must not be empty")
 	}
@@ -128,6 +135,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("secret_key", key),
 		slog.String("secret_key_file", c.KeyFile()),
 		slog.String("mappings_dir", c.MappingsDir),
+		slog.Float64("bind_rps", c.BindRequestsPerSecond),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

@@ -23,6 +23,7 @@ import (
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/gen/openapi"
 	"github.com/handybind/handybind/internal/api"
+	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/jobs"
@@ -84,7 +85,10 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
 
-	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log})
+	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log,
+		BindOptions: func(o *bind.Options) {
+			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
+		}})
 	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule}); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/handybind/handybind/internal/app"
+	"github.com/handybind/handybind/internal/demo"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 )
 
@@ -90,6 +91,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
 	sf.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST gateway listen address")
 	sf.StringVar(&cfg.MappingsDir, "mappings-dir", cfg.MappingsDir, "folder of mapping files, <dir>/<name>/<version>.yaml; changes are picked up live")
+	sf.Float64Var(&cfg.BindRequestsPerSecond, "bind-rps", cfg.BindRequestsPerSecond, "requests per second each connection may send to Bind")
+	sf.BoolVar(&cfg.NoSchedule, "no-schedule", cfg.NoSchedule, "do not run the periodic syncs (activation and manual triggers still run)")
 	sf.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply missing database migrations before serving")
 	sf.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may take")
 
@@ -134,7 +137,33 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	// config shows the serve flags too, so the whole configuration can be checked.
 	config.Flags().AddFlagSet(sf)
 
-	root.AddCommand(serve, migrate, config, newMappingCommand(stdout))
+	demoCmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the service against built-in Handy and Bind simulators seeded with a company",
+		Long: "Seeds a Handy account (50 products, 20 customers, 5 sellers, 200 sales with edits and deletions) and a\n" +
+			"Bind company, starts the service on a fresh SQLite database in --data-dir, creates and activates a\n" +
+			"connection through the API, runs every sync, prints what happened, and keeps serving.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("log-level") && os.Getenv(EnvPrefix+"LOG_LEVEL") == "" {
+				cfg.LogLevel = "warn" // the demo's own output is the story; logs only for trouble
+			}
+			if !cmd.Flags().Changed("bind-rps") && os.Getenv(EnvPrefix+"BIND_RPS") == "" {
+				cfg.BindRequestsPerSecond = 1000 // the simulator has no quota to protect
+			}
+			if err := validate(); err != nil {
+				return err
+			}
+			log, err := app.NewLogger(cfg, stderr)
+			if err != nil {
+				return err
+			}
+			return demo.Run(cmd.Context(), cfg, log, stdout)
+		},
+	}
+	demoCmd.Flags().AddFlagSet(sf)
+
+	root.AddCommand(serve, migrate, config, demoCmd, newMappingCommand(stdout))
 	return root
 }
 

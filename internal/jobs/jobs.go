@@ -39,10 +39,13 @@ const (
 const JobTimeout = 30 * time.Minute
 
 // SyncArgs asks for one sync of one connection. Unique by connection and kind while available,
-// pending, scheduled, running or retryable: a connection never runs the same sync twice at once.
+// pending, scheduled, running or retryable, so triggers merge into a queued sync. A trigger that
+// arrives while the sync runs is a follow-up (Followup true, unique on its own): the running sync
+// may have read its window before the new data came, so one more run is owed, and only one.
 type SyncArgs struct {
 	ConnectionID string `json:"connection_id" river:"unique"`
 	SyncKind     string `json:"sync_kind" river:"unique"`
+	Followup     bool   `json:"followup" river:"unique"`
 	Trigger      string `json:"trigger"`
 	RunID        string `json:"run_id"`
 }
@@ -158,7 +161,12 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 		return nil, errors.New("jobs: Enqueue needs the store of a transaction")
 	}
 	runID := uuid.Must(uuid.NewV7()).String()
-	res, err := q.client.InsertTx(ctx, sqlTx, SyncArgs{ConnectionID: connectionID, SyncKind: string(kind), Trigger: string(trigger), RunID: runID}, nil)
+	args := SyncArgs{ConnectionID: connectionID, SyncKind: string(kind), Trigger: string(trigger), RunID: runID}
+	res, err := q.client.InsertTx(ctx, sqlTx, args, nil)
+	if err == nil && res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
+		args.Followup = true
+		res, err = q.client.InsertTx(ctx, sqlTx, args, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueueing a %s sync: %w", kind, err)
 	}
@@ -213,6 +221,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, syncer.ErrBusy):
+		// The same sync of this connection is running (a follow-up waits for it to end).
+		return river.JobSnooze(2 * time.Second)
 	case errors.Is(err, syncer.ErrInactive), errs.Is(err, errs.KindNotFound):
 		w.log.InfoContext(ctx, "sync not run", "connection_id", a.ConnectionID, "kind", a.SyncKind, "reason", err.Error())
 		return nil

@@ -180,9 +180,19 @@ func (r *recorder) flush(ctx context.Context) {
 
 // startRun records a run as running.
 func (e *Engine) startRun(ctx context.Context, c *store.Connection, kind store.SyncKind, trigger store.RunTrigger, m *mapping.Mapping, runID string) (*recorder, error) {
+	var rec *recorder
+	err := e.claim(ctx, c, kind, func(tx store.Store) error {
+		var err error
+		rec, err = e.newRun(ctx, tx, c, kind, trigger, m, runID)
+		return err
+	})
+	return rec, err
+}
+
+func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection, kind store.SyncKind, trigger store.RunTrigger, m *mapping.Mapping, runID string) (*recorder, error) {
 	now := e.d.Now().UTC()
 	if runID != "" {
-		started, err := e.d.Store.UpdateRun(ctx, runID, func(r *store.Run) error {
+		started, err := tx.UpdateRun(ctx, runID, func(r *store.Run) error {
 			if r.State != store.RunQueued {
 				return errAlreadyRan
 			}
@@ -205,7 +215,7 @@ func (e *Engine) startRun(ctx context.Context, c *store.Connection, kind store.S
 	if m != nil {
 		run.MappingVersion, run.MappingChecksum = m.Version, m.Checksum
 	}
-	if err := e.d.Store.CreateRun(ctx, run); err != nil {
+	if err := tx.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
 	return &recorder{e: e, run: run}, nil
@@ -291,6 +301,33 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 
 var errAlreadyRan = errors.New("run already ran")
 
+// ErrBusy is returned when the same sync of the connection is running: a connection never runs
+// the same sync twice at once.
+var ErrBusy = errors.New("the same sync of this connection is running")
+
+// staleRun is how long a run may stay "running" before it is taken for the leftover of a crash.
+const staleRun = 40 * time.Minute
+
+// claim checks, under the connection's row lock, that no run of the same kind is running, so that
+// two workers (or two replicas) can never start the same sync of a connection at once.
+func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.SyncKind, start func(tx store.Store) error) error {
+	return e.d.Store.Tx(ctx, func(tx store.Store) error {
+		if _, err := tx.UpdateConnection(ctx, c.ID, func(*store.Connection) error { return nil }); err != nil {
+			return err
+		}
+		running, err := tx.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Kind: kind, State: store.RunRunning, Limit: 5})
+		if err != nil {
+			return err
+		}
+		for _, r := range running {
+			if e.d.Now().Sub(r.StartedAt) < staleRun {
+				return ErrBusy
+			}
+		}
+		return start(tx)
+	})
+}
+
 // session is one run's working state.
 type session struct {
 	e     *Engine
@@ -303,4 +340,5 @@ type session struct {
 
 	warehouses    map[string]bind.Warehouse // by name
 	productByCode map[string]string         // Bind product id by code
+	seen          map[int64]bool            // sales handled in this run (pending ones reappear in the window)
 }

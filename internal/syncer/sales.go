@@ -84,6 +84,13 @@ func (s *session) window(ctx context.Context, kind store.SyncKind) (from, to tim
 
 // sale sends one sale, exactly once. It returns an error only for what stops the run.
 func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
+	if s.seen == nil {
+		s.seen = map[int64]bool{}
+	}
+	if s.seen[sale.ID] {
+		return nil
+	}
+	s.seen[sale.ID] = true
 	st := s.e.d.Store
 	saleID := strconv.FormatInt(sale.ID, 10)
 	link, err := st.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
