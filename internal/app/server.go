@@ -281,17 +281,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	}()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	// The mapping watch is set up before health can say SERVING, so no edit made after that is missed.
+	if loop, err := s.mappings.StartWatching(); err != nil {
+		s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
+	} else {
+		go func() { _ = loop(watchCtx) }()
+	}
 	go s.watchStorage(watchCtx)
 	// The queue is stopped explicitly (softly) on shutdown, not by the context ending.
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		s.shutdown()
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
-	go func() {
-		if err := s.mappings.Watch(watchCtx); err != nil {
-			s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
-		}
-	}()
 	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "database", sqlstore.Redact(s.cfg.Database()))
 
 	var serveErr error

@@ -202,11 +202,20 @@ func (r *Registry) record(path string, st *FileStatus) {
 // Watch reloads the folder whenever a file in it changes, until ctx ends. Bursts of events (an
 // editor writing a file in steps) are folded into one reload.
 func (r *Registry) Watch(ctx context.Context) error {
-	w, err := fsnotify.NewWatcher()
+	loop, err := r.StartWatching()
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	return loop(ctx)
+}
+
+// StartWatching sets the watch up now (so no change made after it returns is missed) and returns
+// the loop that reloads on changes until its context ends.
+func (r *Registry) StartWatching() (func(context.Context) error, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
 	add := func() {
 		_ = filepath.WalkDir(r.dir, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -216,6 +225,15 @@ func (r *Registry) Watch(ctx context.Context) error {
 		})
 	}
 	add()
+	// A change between the first load and the watch being set up is read now.
+	r.Reload()
+	return func(ctx context.Context) error {
+		defer w.Close()
+		return r.watchLoop(ctx, w, add)
+	}, nil
+}
+
+func (r *Registry) watchLoop(ctx context.Context, w *fsnotify.Watcher, add func()) error {
 	var timer *time.Timer
 	fire := make(chan struct{}, 1)
 	for {
