@@ -1,0 +1,121 @@
+package syncer_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/bind/bindsim"
+	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/store"
+)
+
+// salesDay activates a connection, syncs products, sends two sales (one per customer, one per
+// seller) and returns them with the world; every test built on it checks the totals invariant.
+func salesDay(t *testing.T, dbURL string) (*world, handy.SalesOrder, handy.SalesOrder) {
+	w := newWorld(t, dbURL)
+	w.activate()
+	w.run(store.SyncProducts)
+	a := w.sale("C-1", w.ana, line("E-001", 3), line("L-001", 12))
+	b := w.sale("C-2", w.beto, line("L-001", 1))
+	r := w.run(store.SyncSales)
+	require.Equal(t, store.RunSucceeded, r.State, r.Error)
+	t.Cleanup(w.requireTotalsMatch)
+	return w, a, b
+}
+
+func TestS1NewSalesBecomeBindOrders(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, a, b := salesDay(t, dbURL)
+		require.Len(t, w.orderOf(a).Products, 2)
+		require.Len(t, w.orderOf(b).Products, 1)
+		require.Len(t, w.bind.Orders(), 2)
+	})
+}
+
+func TestS3OrderGetsPriceListAndCurrency(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, a, _ := salesDay(t, dbURL)
+		o := w.orderOf(a)
+		require.Equal(t, w.general, o.PriceListID)
+		require.Equal(t, bindsim.MXN, o.CurrencyID)
+	})
+}
+
+func TestS4SellerNameAndEmailInComments(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, a, b := salesDay(t, dbURL)
+		require.Equal(t, "Vendedor: Ana Ruta <ana@example.com>", w.orderOf(a).Comments)
+		require.Equal(t, "Vendedor: Beto Ventas <beto@example.com>", w.orderOf(b).Comments)
+	})
+}
+
+func clientsByName(w *world) map[string]bind.ClientDetails {
+	out := map[string]bind.ClientDetails{}
+	for _, c := range w.bind.Clients() {
+		out[c.CommercialName] = c
+	}
+	return out
+}
+
+func TestC1CustomersAreCreatedOnlyThroughOrders(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		w.activate()
+		w.run(store.SyncProducts)
+		require.Empty(t, w.bind.Clients(), "no customer before an order needs it")
+		w.sale("C-2", w.ana, line("E-001", 1))
+		w.run(store.SyncSales)
+		require.Len(t, w.bind.Clients(), 1, "only the customer of the order")
+		w.requireTotalsMatch()
+	})
+}
+
+func TestC2CustomerFoundByLinkThenDescription(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, _, _ := salesDay(t, dbURL)
+		w.sale("C-1", w.ana, line("E-001", 1))
+		w.sale("C-2", w.beto, line("E-001", 1))
+		before := w.bind.Count("GET /api/Clients")
+		w.run(store.SyncSales)
+		require.Len(t, w.bind.Clients(), 2, "found by the stored link, not created again")
+		require.Equal(t, before, w.bind.Count("GET /api/Clients"), "a linked customer needs no search in Bind")
+	})
+}
+
+func TestC3DescriptionIsRazonSocialAndNombreComercial(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, _, _ := salesDay(t, dbURL)
+		c := clientsByName(w)["Tienda Don Pepe"]
+		require.Equal(t, "Tienda Don Pepe", c.LegalName)
+		require.Equal(t, "Tienda Don Pepe", c.CommercialName)
+	})
+}
+
+func TestC4GenericRFCWhenMissing(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, _, _ := salesDay(t, dbURL)
+		byName := clientsByName(w)
+		require.Equal(t, "XAXX010101000", byName["Tienda Don Pepe"].RFC)
+		require.Equal(t, "LULA800101AB1", byName["Abarrotes Lupita"].RFC)
+	})
+}
+
+func TestC5NewCustomerGetsPriceListAndLedgerAccount(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, _, _ := salesDay(t, dbURL)
+		c := clientsByName(w)["Tienda Don Pepe"]
+		require.Equal(t, w.general, c.PriceListID)
+		require.Equal(t, "105-01-001", c.Account)
+		require.NotEmpty(t, c.Addresses, "created with an address, so orders have an AddressID")
+	})
+}
