@@ -350,7 +350,7 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, arg string, b
 	case "GET /user":
 		enabled := q.Get("enabled") != "false"
 		role, _ := strconv.ParseInt(q.Get("role"), 10, 64)
-		s.page(w, r, "users", s.snapshotUsers(func(u *handy.User) bool {
+		page(w, r, "users", s.snapshotUsers(func(u *handy.User) bool {
 			return u.Enabled == enabled && (role == 0 || (u.Role != nil && u.Role.ID == role))
 		}))
 	case "GET /product":
@@ -359,12 +359,12 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, arg string, b
 			return
 		}
 		enabled := q.Get("enabled") != "false"
-		s.page(w, r, "products", snapshot(s, s.products, func(p *handy.Product) bool {
+		page(w, r, "products", snapshot(s, s.products, func(p *handy.Product) bool {
 			t, _ := productDate(p, field)
 			return p.Enabled == enabled && (field == "" || inWindow(t, from, to))
 		}))
 	case "GET /customer":
-		s.page(w, r, "customers", snapshot(s, s.customers, func(c *handy.Customer) bool { return c.Enabled }))
+		page(w, r, "customers", snapshot(s, s.customers, func(c *handy.Customer) bool { return c.Enabled }))
 	case "GET /customer/{code}":
 		code, _ := url.PathUnescape(arg)
 		if c := snapshot(s, s.customers, func(c *handy.Customer) bool { return c.Code == code }); len(c) > 0 {
@@ -480,7 +480,7 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 	if q.Get("order") == "desc" {
 		slices.Reverse(orders)
 	}
-	s.page(w, r, "salesOrders", orders)
+	page(w, r, "salesOrders", orders)
 }
 
 func (s *Sim) oneOrder(w http.ResponseWriter, match func(*handy.SalesOrder) bool) {
@@ -519,8 +519,8 @@ func (s *Sim) setExternalID(w http.ResponseWriter, arg string, body []byte) {
 }
 
 // page answers a list page: page is 1-based, max defaults to 10 and is capped at 100; the
-// pagination links are full URLs, null where there is no such page.
-func (s *Sim) page(w http.ResponseWriter, r *http.Request, field string, items any) {
+// pagination links are full URLs, null where there is no such page. Only the page is encoded.
+func page[T any](w http.ResponseWriter, r *http.Request, field string, items []T) {
 	q := r.URL.Query()
 	pageNo, err := strconv.Atoi(q.Get("page"))
 	if err != nil || pageNo < 1 {
@@ -531,11 +531,7 @@ func (s *Sim) page(w http.ResponseWriter, r *http.Request, field string, items a
 		size = 10
 	}
 	size = min(size, handy.PageSize)
-
-	raw, _ := json.Marshal(items)
-	var all []json.RawMessage
-	_ = json.Unmarshal(raw, &all)
-	total := len(all)
+	total := len(items)
 	pages := (total + size - 1) / size
 	from, to := min((pageNo-1)*size, total), min(pageNo*size, total)
 
@@ -560,7 +556,7 @@ func (s *Sim) page(w http.ResponseWriter, r *http.Request, field string, items a
 			TotalCount: int64(total), TotalPages: int64(pages), CurrentPage: link(pageNo),
 			NextPage: link(pageNo + 1), PrevPage: link(pageNo - 1), FirstPage: link(1), LastPage: link(pages),
 		},
-		field: append([]json.RawMessage{}, all[from:to]...),
+		field: append([]T{}, items[from:to]...),
 	})
 }
 
