@@ -38,6 +38,8 @@ type Config struct {
 	// BindRequestsPerSecond bounds the requests each connection sends to Bind, which publishes no
 	// limit; the default stays well below any daily quota.
 	BindRequestsPerSecond float64
+	// JobTimeout bounds one sync; a sync whose process died is taken over a little after it.
+	JobTimeout time.Duration
 	// NoSchedule turns the periodic syncs off (manual triggers and activation still run).
 	NoSchedule bool
 	// Migrate applies missing migrations at start instead of refusing to start.
@@ -53,6 +55,7 @@ func Defaults() Config {
 		DataDir:               "data",
 		MappingsDir:           "mappings",
 		BindRequestsPerSecond: 5,
+		JobTimeout:            30 * time.Minute,
 		GRPCAddr:              "127.0.0.1:9090",
 		HTTPAddr:              "127.0.0.1:8080",
 		LogLevel:              "info",
@@ -110,6 +113,9 @@ func (c Config) Validate() error {
 	if c.BindRequestsPerSecond <= 0 || c.BindRequestsPerSecond > 1000 {
 		add("bind-rps: %v must be above 0 and at most 1000", c.BindRequestsPerSecond)
 	}
+	if c.JobTimeout < time.Second {
+		add("job-timeout: %s is shorter than a second", c.JobTimeout)
+	}
 	if c.MappingsDir == "" {
 		add("mappings-dir: must not be empty")
 	}
@@ -136,6 +142,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("secret_key_file", c.KeyFile()),
 		slog.String("mappings_dir", c.MappingsDir),
 		slog.Float64("bind_rps", c.BindRequestsPerSecond),
+		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

@@ -86,10 +86,11 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log,
+		StaleRunAfter: s.cfg.JobTimeout + jobs.RescueMargin(s.cfg.JobTimeout),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
 		}})
-	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule}); err != nil {
+	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, JobTimeout: s.cfg.JobTimeout}); err != nil {
 		return err
 	}
 	activate := func(ctx context.Context, id string) (*store.Connection, error) {

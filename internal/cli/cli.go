@@ -92,6 +92,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST gateway listen address")
 	sf.StringVar(&cfg.MappingsDir, "mappings-dir", cfg.MappingsDir, "folder of mapping files, <dir>/<name>/<version>.yaml; changes are picked up live")
 	sf.Float64Var(&cfg.BindRequestsPerSecond, "bind-rps", cfg.BindRequestsPerSecond, "requests per second each connection may send to Bind")
+	sf.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "longest a sync may run; a sync whose process died is taken over a little after it")
 	sf.BoolVar(&cfg.NoSchedule, "no-schedule", cfg.NoSchedule, "do not run the periodic syncs (activation and manual triggers still run)")
 	sf.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply missing database migrations before serving")
 	sf.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may take")

@@ -35,8 +35,12 @@ const (
 	DeletedSalesSchedule = "CRON_TZ=UTC */10 * * * *"
 )
 
-// JobTimeout bounds one sync; stuck jobs are rescued a little after it.
-const JobTimeout = 30 * time.Minute
+// DefaultJobTimeout bounds one sync; a job whose process died is rescued a little after it.
+const DefaultJobTimeout = 30 * time.Minute
+
+// RescueMargin is how long after its timeout a job still marked running is taken for the leftover
+// of a crash.
+func RescueMargin(timeout time.Duration) time.Duration { return max(2*time.Second, timeout/6) }
 
 // SyncArgs asks for one sync of one connection. Unique by connection and kind while available,
 // pending, scheduled, running or retryable, so triggers merge into a queued sync. A trigger that
@@ -92,6 +96,8 @@ type Options struct {
 	Periodic bool
 	// PollInterval is how often jobs are looked for where there is no LISTEN/NOTIFY [1s].
 	PollInterval time.Duration
+	// JobTimeout bounds one sync [DefaultJobTimeout].
+	JobTimeout time.Duration
 }
 
 // New builds a Queue on the service's database. Start runs it.
@@ -102,16 +108,19 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second
 	}
+	if o.JobTimeout == 0 {
+		o.JobTimeout = DefaultJobTimeout
+	}
 	q := &Queue{store: st, log: log}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &syncWorker{engine: engine, log: log})
+	river.AddWorker(workers, &syncWorker{engine: engine, log: log, timeout: o.JobTimeout})
 	river.AddWorker(workers, &fanoutWorker{q: q})
 
 	cfg := &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},
 		Workers:              workers,
-		JobTimeout:           JobTimeout,
-		RescueStuckJobsAfter: JobTimeout + 5*time.Minute,
+		JobTimeout:           o.JobTimeout,
+		RescueStuckJobsAfter: o.JobTimeout + RescueMargin(o.JobTimeout),
 		FetchPollInterval:    o.PollInterval,
 		Logger:               log,
 	}
@@ -209,11 +218,12 @@ func (q *Queue) Trigger(ctx context.Context, connectionID string, kind store.Syn
 
 type syncWorker struct {
 	river.WorkerDefaults[SyncArgs]
-	engine *syncer.Engine
-	log    *slog.Logger
+	engine  *syncer.Engine
+	log     *slog.Logger
+	timeout time.Duration
 }
 
-func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return JobTimeout }
+func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return w.timeout }
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	a := job.Args

@@ -46,6 +46,9 @@ type Deps struct {
 	Log      *slog.Logger
 	// Now is the clock [time.Now].
 	Now func() time.Time
+	// StaleRunAfter is how long a run may stay "running" before it is taken for the leftover of a
+	// crash and another may start [40m: the job timeout and its rescue margin].
+	StaleRunAfter time.Duration
 	// BindOptions and HandyOptions adjust the clients (tests shorten retries).
 	BindOptions  func(*bind.Options)
 	HandyOptions func(*handy.Options)
@@ -58,6 +61,9 @@ type Engine struct{ d Deps }
 func New(d Deps) *Engine {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.StaleRunAfter == 0 {
+		d.StaleRunAfter = 40 * time.Minute
 	}
 	if d.Budgets == nil {
 		d.Budgets = &handy.Budgets{}
@@ -305,9 +311,6 @@ var errAlreadyRan = errors.New("run already ran")
 // the same sync twice at once.
 var ErrBusy = errors.New("the same sync of this connection is running")
 
-// staleRun is how long a run may stay "running" before it is taken for the leftover of a crash.
-const staleRun = 40 * time.Minute
-
 // claim checks, under the connection's row lock, that no run of the same kind is running, so that
 // two workers (or two replicas) can never start the same sync of a connection at once.
 func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.SyncKind, start func(tx store.Store) error) error {
@@ -320,7 +323,7 @@ func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.Sync
 			return err
 		}
 		for _, r := range running {
-			if e.d.Now().Sub(r.StartedAt) < staleRun {
+			if e.d.Now().Sub(r.StartedAt) < e.d.StaleRunAfter {
 				return ErrBusy
 			}
 		}
