@@ -23,7 +23,7 @@ func TestKilledMidSalesSyncLeavesEverySaleOnce(t *testing.T) {
 			t.Parallel()
 			c := newCompany(t)
 			key := newKey()
-			p := start(t, dbURL, key, "--job-timeout", "4s")
+			p := start(t, dbURL, key, "--job-timeout", "4s", "--no-schedule")
 			connID := c.connect(t, p)
 			sales := c.sales(t, 150)
 
@@ -37,7 +37,7 @@ func TestKilledMidSalesSyncLeavesEverySaleOnce(t *testing.T) {
 			require.Less(t, sentBeforeKill, len(sales), "the kill must land mid-run")
 
 			// Restarted: the dead run's sync is taken over once it is stale, and completed.
-			p = start(t, dbURL, key, "--job-timeout", "4s")
+			p = start(t, dbURL, key, "--job-timeout", "4s", "--no-schedule")
 			require.Eventually(t, func() bool {
 				_, err := p.runs().TriggerSync(context.Background(), &pb.TriggerSyncRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES})
 				require.NoError(t, err)

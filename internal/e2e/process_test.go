@@ -76,7 +76,7 @@ func start(t *testing.T, dbURL, key string, extra ...string) *proc {
 	logFile, err := os.Create(p.log)
 	require.NoError(t, err)
 	args := append([]string{"serve", "--migrate", "--database-url", dbURL, "--grpc-addr", p.grpcAddr, "--http-addr", freeAddr(t),
-		"--mappings-dir", "../../mappings", "--no-schedule", "--bind-rps", "1000", "--log-level", "debug"}, extra...)
+		"--mappings-dir", "../../mappings", "--bind-rps", "1000", "--log-level", "debug"}, extra...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), "HANDYBIND_SECRET_KEY="+key, "HANDYBIND_DATA_DIR="+t.TempDir())
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
