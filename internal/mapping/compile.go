@@ -244,28 +244,13 @@ func attemptedPath(msg, source string) string {
 	return bad
 }
 
-// envPaths lists every dotted name a target's rules can read, e.g. "customer.description".
+// envPaths lists every dotted name a target's rules can read, e.g. "customer.description",
+// with the names of the views themselves ("customer").
 func envPaths(t *Target) []string {
-	var out []string
-	var walk func(prefix string, typ reflect.Type)
-	walk = func(prefix string, typ reflect.Type) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			name := f.Tag.Get("expr")
-			if name == "" {
-				continue
-			}
-			path := name
-			if prefix != "" {
-				path = prefix + "." + name
-			}
-			out = append(out, path)
-			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath() {
-				walk(path, f.Type)
-			}
-		}
+	out := append([]string(nil), t.envRoots...)
+	for _, p := range envPathsTyped(t) {
+		out = append(out, p.path)
 	}
-	walk("", t.Env)
 	return out
 }
 
