@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,7 +10,10 @@ import (
 	"github.com/handybind/handybind/internal/bind/bindsim"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/syncer"
+	"github.com/handybind/handybind/internal/testdb"
 )
+
 
 // salesDay activates a connection, syncs products, sends two sales (one per customer, one per
 // seller) and returns them with the world; every test built on it checks the totals invariant.
@@ -118,4 +122,18 @@ func TestC5NewCustomerGetsPriceListAndLedgerAccount(t *testing.T) {
 		require.Equal(t, "105-01-001", c.Account)
 		require.NotEmpty(t, c.Addresses, "created with an address, so orders have an AddressID")
 	})
+}
+
+func TestPausedConnectionDoesNotSyncUntilActivatedAgain(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, testdb.SQLite(t))
+	w.activate()
+	_, err := w.conns.Pause(context.Background(), w.conn.ID)
+	require.NoError(t, err)
+	_, err = w.engine.Run(context.Background(), w.conn.ID, store.SyncProducts, store.TriggerSchedule)
+	require.ErrorIs(t, err, syncer.ErrInactive)
+	require.Empty(t, w.bind.Products())
+	w.activate() // resumes, resolving the names again
+	r := w.run(store.SyncProducts)
+	require.Equal(t, 3, r.Counts.Created)
 }
