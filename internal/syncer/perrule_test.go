@@ -14,7 +14,6 @@ import (
 	"github.com/handybind/handybind/internal/testdb"
 )
 
-
 // salesDay activates a connection, syncs products, sends two sales (one per customer, one per
 // seller) and returns them with the world; every test built on it checks the totals invariant.
 func salesDay(t *testing.T, dbURL string) (*world, handy.SalesOrder, handy.SalesOrder) {
