@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -49,6 +50,15 @@ func (db *DB) gooseProvider(log *slog.Logger) (*goose.Provider, error) {
 	opts := []goose.ProviderOption{}
 	if log != nil {
 		opts = append(opts, goose.WithSlog(log))
+	}
+	if db.Dialect == Postgres {
+		// Replicas started together with --migrate take turns instead of racing.
+		// Probe every second, for up to 5 minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	return goose.NewProvider(dialect, db.SQL, sub, opts...)
 }

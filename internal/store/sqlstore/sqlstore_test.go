@@ -101,3 +101,29 @@ func TestRedact(t *testing.T) {
 	require.NotContains(t, sqlstore.Redact("postgres://h/db?password=hunter2"), "hunter2")
 	require.Equal(t, "sqlite:x.db", sqlstore.Redact("sqlite:x.db"))
 }
+
+// TestConcurrentMigrations starts several migrations of one PostgreSQL database at once, as
+// replicas started together with --migrate do: they take turns and all succeed.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	url := testdb.Postgres(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			db, err := sqlstore.Open(context.Background(), url, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			_, err = db.Migrate(context.Background(), nil)
+			errs <- err
+		}()
+	}
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	st, err := open(t, url).Status(context.Background())
+	require.NoError(t, err)
+	require.False(t, st.Behind())
+}
