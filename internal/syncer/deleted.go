@@ -19,6 +19,7 @@ func (s *session) deletedSales(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	retry := false
 	for sale, err := range s.handy.DeletedSales(ctx, from, to) {
 		if err != nil {
 			return err
@@ -32,9 +33,18 @@ func (s *session) deletedSales(ctx context.Context) error {
 		if sale.IsEdited {
 			reason = "replaced by an edit in Handy"
 		}
+		failedBefore := s.rec.run.Counts.Failed
 		if err := s.deleteSaleOrder(ctx, id, reason); err != nil {
 			return err
 		}
+		if s.rec.run.Counts.Failed > failedBefore {
+			retry = true
+		}
+	}
+	if retry {
+		// A deletion failed: the cursor stays, so the next run reads the window again; what was
+		// deleted is recognised by its link and not touched twice.
+		return nil
 	}
 	return s.e.d.Store.PutCursor(ctx, s.c.ID, store.SyncDeletedSales, to)
 }

@@ -2,7 +2,9 @@ package syncer_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -135,4 +137,42 @@ func TestPausedConnectionDoesNotSyncUntilActivatedAgain(t *testing.T) {
 	w.activate() // resumes, resolving the names again
 	r := w.run(store.SyncProducts)
 	require.Equal(t, 3, r.Counts.Created)
+}
+
+func TestD1FailedDeletionIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, a, _ := salesDay(t, dbURL)
+		require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC(), w.ana.ID))
+		w.bind.Inject("DELETE /api/Orders/{id}", bindsim.Fault{Status: 503, Times: 5}) // every attempt of one run
+		r := w.run(store.SyncDeletedSales)
+		require.Equal(t, store.RunPartial, r.State)
+		require.Equal(t, 1, r.Counts.Failed)
+		r = w.run(store.SyncDeletedSales)
+		require.Equal(t, 1, r.Counts.Deleted, "the window is read again until the deletion goes through")
+		for _, o := range w.bind.Orders() {
+			if o.PurchaseOrder == strconv.FormatInt(a.ID, 10) {
+				require.Equal(t, int32(bind.OrderCancelled), o.StatusCode)
+			}
+		}
+		require.Zero(t, w.run(store.SyncDeletedSales).Counts.Deleted)
+	})
+}
+
+func TestSaleIsKeptWhenBindCannotBeAsked(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, _, _ := salesDay(t, dbURL)
+		s := w.sale("C-1", w.ana, line("E-001", 1))
+		// Bind keeps failing the create: the sale is kept pending, not dropped with the window.
+		w.bind.Inject("POST /api/Orders", bindsim.Fault{Status: 500, Times: 1})
+		r := w.run(store.SyncSales)
+		require.Equal(t, 1, r.Counts.Failed)
+		pending, err := w.store.ListPendingSales(context.Background(), w.conn.ID, 10)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		// The create may have landed (a 500 after the write): the next run looks before resending.
+		w.run(store.SyncSales)
+		w.orderOf(s)
+	})
 }

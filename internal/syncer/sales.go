@@ -112,19 +112,17 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 		return err
 	}
 	if fail != "" {
-		if err := st.PutPendingSale(ctx, s.c.ID, saleID, fail); err != nil {
-			return err
-		}
-		s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, fail+"; it will be tried again by the next runs", "")
-		return nil
+		return s.postpone(ctx, saleID, "", fail, err)
 	}
 	sum := digest(order)
 
 	// After a crash or an answer that never came, the order may exist: look before sending.
 	if link != nil && link.State == store.LinkPending {
-		if id, ok, err := s.findOrder(ctx, order.PurchaseOrder); err != nil {
-			return fatal(err)
-		} else if ok {
+		id, ok, err := s.findOrder(ctx, order.PurchaseOrder)
+		if err != nil {
+			return s.postpone(ctx, saleID, sum, "looking for an earlier attempt in Bind: "+err.Error(), err)
+		}
+		if ok {
 			return s.confirmSale(ctx, saleID, id, sum, "found in Bind by PurchaseOrder after an earlier attempt whose answer was lost")
 		}
 	}
@@ -139,14 +137,19 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 		}
 	}
 	if err != nil {
-		reason := "creating the order in Bind: " + err.Error()
-		if perr := st.PutPendingSale(ctx, s.c.ID, saleID, reason); perr != nil {
-			return perr
-		}
-		s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, reason, sum)
-		return fatal(err)
+		return s.postpone(ctx, saleID, sum, "creating the order in Bind: "+err.Error(), err)
 	}
 	return s.confirmSale(ctx, saleID, id, sum, "")
+}
+
+// postpone keeps a sale pending with its reason, so a later run tries it again; only an error
+// that stops the whole run (credentials, the context) is returned.
+func (s *session) postpone(ctx context.Context, saleID, sum, reason string, cause error) error {
+	if err := s.e.d.Store.PutPendingSale(ctx, s.c.ID, saleID, reason); err != nil {
+		return err
+	}
+	s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, reason+"; it will be tried again by the next runs", sum)
+	return fatal(cause)
 }
 
 func (s *session) confirmSale(ctx context.Context, saleID, bindID, sum, reason string) error {
@@ -311,7 +314,7 @@ func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, ad
 	sum := digest(payload)
 	id, found, err := s.findClient(ctx, hc.Description)
 	if err != nil {
-		return "", "", "", fatal(err)
+		return "", "", "looking for customer " + hc.Code + " in Bind: " + err.Error(), fatal(err)
 	}
 	outcome := store.OutcomeUnchanged
 	reason := "found in Bind by its description"
@@ -333,7 +336,7 @@ func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, ad
 	}
 	details, err := s.bind.Client(ctx, id)
 	if err != nil {
-		return "", "", "", fatal(err)
+		return "", "", "reading client " + id + " from Bind: " + err.Error(), fatal(err)
 	}
 	if len(details.Addresses) == 0 {
 		return "", "", fmt.Sprintf("client %s in Bind has no address, which an order needs; add one in Bind", details.CommercialName), nil
