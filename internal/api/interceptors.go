@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/handybind/handybind/internal/metrics"
 )
 
 // RequestIDHeader carries a request id in both directions; the gateway forwards it.
@@ -39,11 +41,11 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 // Recovery is outermost so that a panic anywhere becomes Internal and is logged; validation runs
 // before any handler; error mapping is innermost so the logging interceptor sees the final code.
 // Authentication will sit between logging and validation.
-func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator) []grpc.UnaryServerInterceptor {
+func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics) []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		recoveryInterceptor(log),
 		requestIDInterceptor(log),
-		loggingInterceptor(log),
+		loggingInterceptor(log, m),
 		validationInterceptor(v),
 		errorInterceptor(log),
 	}
@@ -91,13 +93,14 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// loggingInterceptor logs one line per call: method, code and duration, never the payload, which
-// can carry tokens.
-func loggingInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+// loggingInterceptor logs one line per call, and measures it: method, code and duration, never
+// the payload, which can carry tokens.
+func loggingInterceptor(log *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
 		code := status.Code(err)
+		m.ObserveRPC(info.FullMethod, code.String(), time.Since(start))
 		level := slog.LevelInfo
 		switch code {
 		case codes.Internal, codes.Unknown, codes.DataLoss:

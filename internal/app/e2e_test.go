@@ -95,6 +95,13 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Equal(t, strconv.FormatInt(sale.ID, 10), item["handyId"])
 		require.Equal(t, orders[0].ID, item["bindId"])
 
+		// The run shows in the metrics.
+		m := h.do(t, http.MethodGet, "/metrics", "")
+		require.Equal(t, http.StatusOK, m.status)
+		require.Contains(t, m.raw, `handybind_sync_runs_total{kind="sales",state="succeeded"} 1`)
+		require.Contains(t, m.raw, `handybind_sync_items_total{entity="sale",kind="sales",outcome="created"} 1`)
+		require.Contains(t, m.raw, `handybind_rpc_duration_seconds_count{code="OK",method="/handybind.v1.ConnectionService/ActivateConnection"} 1`)
+
 		// No token reached a log line.
 		require.NotContains(t, h.logs.String(), "h-tok")
 		require.NotContains(t, h.logs.String(), "b-tok")

@@ -28,6 +28,7 @@ import (
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/jobs"
 	"github.com/handybind/handybind/internal/mapping"
+	"github.com/handybind/handybind/internal/metrics"
 	"github.com/handybind/handybind/internal/run"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store"
@@ -46,6 +47,7 @@ type Server struct {
 
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
+	metrics          *metrics.Metrics
 	grpcLis, httpLis net.Listener
 	gwConn           *grpc.ClientConn
 }
@@ -85,7 +87,8 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
 
-	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log,
+	s.metrics = metrics.New()
+	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log, Metrics: s.metrics,
 		StaleRunAfter: s.cfg.JobTimeout + jobs.RescueMargin(s.cfg.JobTimeout),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
@@ -100,7 +103,7 @@ func (s *Server) build(ctx context.Context) error {
 		})
 	}
 
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator)...))
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics)...))
 	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}), activate, s.log))
 	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st, s.queue)))
 	pb.RegisterMappingServiceServer(s.grpc, api.NewMappingServer(s.mappings))
@@ -259,6 +262,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("/", http.MaxBytesHandler(gw, maxBody))
 	return mux, nil
 }

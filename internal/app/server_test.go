@@ -110,6 +110,7 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Migrate = true
 	cfg.MappingsDir = "../../mappings"
+	cfg.NoSchedule = true // runs here are the tests' own; the schedules are tested with two replicas
 	cfg.ShutdownTimeout = 5 * time.Second
 	if strings.HasPrefix(dbURL, "postgres") {
 		// PostgreSQL never invents a key (replicas must share one); SQLite tests use the key file.

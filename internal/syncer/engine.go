@@ -26,6 +26,7 @@ import (
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/mapping"
+	"github.com/handybind/handybind/internal/metrics"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store"
 )
@@ -49,6 +50,8 @@ type Deps struct {
 	// StaleRunAfter is how long a run may stay "running" before it is taken for the leftover of a
 	// crash and another may start [40m: the job timeout and its rescue margin].
 	StaleRunAfter time.Duration
+	// Metrics, when set, counts runs and the records they touched.
+	Metrics *metrics.Metrics
 	// BindOptions and HandyOptions adjust the clients (tests shorten retries).
 	BindOptions  func(*bind.Options)
 	HandyOptions func(*handy.Options)
@@ -154,6 +157,9 @@ func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID
 		ID: newID(), RunID: r.run.ID, Entity: entity, HandyID: handyID, BindID: bindID, Outcome: outcome,
 		Reason: reason, PayloadDigest: payloadDigest, MappingVersion: r.run.MappingVersion,
 	})
+	if m := r.e.d.Metrics; m != nil {
+		m.Items.WithLabelValues(string(r.run.Kind), string(entity), string(outcome)).Inc()
+	}
 	c := &r.run.Counts
 	switch outcome {
 	case store.OutcomeCreated:
@@ -253,6 +259,18 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 			c.State, c.StateReason = store.ConnectionError, runErr.Error()
 			return nil
 		})
+	}
+	if m := e.d.Metrics; m != nil {
+		m.Runs.WithLabelValues(string(out.Kind), string(out.State)).Inc()
+		m.RunTime.WithLabelValues(string(out.Kind)).Observe(out.FinishedAt.Sub(out.StartedAt).Seconds())
+		if runErr != nil {
+			m.Failures.WithLabelValues(string(out.Kind)).Inc()
+		}
+		if out.Kind == store.SyncSales {
+			if pending, err := e.d.Store.ListPendingSales(ctx, out.ConnectionID, 100000); err == nil {
+				m.Pending.WithLabelValues(out.ConnectionID).Set(float64(len(pending)))
+			}
+		}
 	}
 	e.d.Log.InfoContext(ctx, "run finished", "run_id", out.ID, "connection_id", out.ConnectionID, "kind", out.Kind,
 		"state", out.State, "created", out.Counts.Created, "updated", out.Counts.Updated, "deleted", out.Counts.Deleted,
