@@ -272,7 +272,7 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 		}
 		names[rt.name] = true
 		var buf bytes.Buffer
-		if err := nodeJSON(&buf, input); err != nil {
+		if err := nodeJSON(&buf, input, 0); err != nil {
 			probs = append(probs, Problem{Line: input.Line, Column: input.Column, Message: fmt.Sprintf("test %q: %v", rt.name, err)})
 			continue
 		}
@@ -290,8 +290,21 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 	return probs
 }
 
+// Limits on a test input: YAML aliases can make a few lines stand for gigabytes ("billion
+// laughs"), so the JSON written from them is bounded in size and depth.
+const (
+	maxInputJSON  = 1 << 20
+	maxInputDepth = 32
+)
+
 // nodeJSON writes a YAML node as JSON, keeping numbers as written so decimals stay exact.
-func nodeJSON(w *bytes.Buffer, n *yaml.Node) error {
+func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
+	if w.Len() > maxInputJSON {
+		return fmt.Errorf("the input is larger than %d bytes once its aliases are expanded", maxInputJSON)
+	}
+	if depth > maxInputDepth {
+		return fmt.Errorf("line %d: the input nests deeper than %d levels", n.Line, maxInputDepth)
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		w.WriteByte('{')
@@ -302,7 +315,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node) error {
 			k, _ := json.Marshal(n.Content[i].Value)
 			w.Write(k)
 			w.WriteByte(':')
-			if err := nodeJSON(w, n.Content[i+1]); err != nil {
+			if err := nodeJSON(w, n.Content[i+1], depth+1); err != nil {
 				return err
 			}
 		}
@@ -313,7 +326,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node) error {
 			if i > 0 {
 				w.WriteByte(',')
 			}
-			if err := nodeJSON(w, c); err != nil {
+			if err := nodeJSON(w, c, depth+1); err != nil {
 				return err
 			}
 		}
@@ -334,7 +347,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node) error {
 			w.Write(s)
 		}
 	case yaml.AliasNode:
-		return nodeJSON(w, n.Alias)
+		return nodeJSON(w, n.Alias, depth+1)
 	default:
 		return fmt.Errorf("line %d: unsupported YAML", n.Line)
 	}

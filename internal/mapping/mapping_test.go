@@ -330,3 +330,21 @@ func TestRegistryHotLoadsGoodChangesAndRefusesBrokenOnes(t *testing.T) {
 	require.NoError(t, os.WriteFile(v1File, []byte(fixed), 0o644))
 	require.Eventually(t, func() bool { m, _ := reg.Get("handy-bind", "v1"); return m.Checksum != first.Checksum }, 5*time.Second, 20*time.Millisecond)
 }
+
+// TestAliasBombIsRefusedQuickly: a few lines of YAML aliases can stand for gigabytes; the loader
+// refuses them instead of expanding them.
+func TestAliasBombIsRefusedQuickly(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("apiVersion: handybind.dev/mapping/v1\nname: handy-bind\nversion: v1\nrules: {}\ntests:\n  - name: x\n    target: warehouse\n    expect: {Name: x}\n    input:\n")
+	b.WriteString(`      a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		fmt.Fprintf(&b, "      %s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	start := time.Now()
+	_, err := mapping.Compile("v1.yaml", []byte(b.String()))
+	require.ErrorContains(t, err, "once its aliases are expanded")
+	require.Less(t, time.Since(start), 5*time.Second, "refused long before expanding it")
+}
