@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,6 +49,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		}
 		return nil
 	}
+	// logger checks the whole configuration, then builds the process logger from it.
+	logger := func() (*slog.Logger, error) {
+		if err := validate(); err != nil {
+			return nil, err
+		}
+		return app.NewLogger(cfg, stderr)
+	}
 	root := &cobra.Command{
 		Use:           "handybind",
 		Short:         "Keeps a Bind ERP company in step with a Handy field-sales account",
@@ -72,10 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Serve the gRPC API and its REST gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validate(); err != nil {
-				return err
-			}
-			log, err := app.NewLogger(cfg, stderr)
+			log, err := logger()
 			if err != nil {
 				return err
 			}
@@ -102,10 +107,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Apply missing database migrations (handybind's and River's)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validate(); err != nil {
-				return err
-			}
-			log, err := app.NewLogger(cfg, stderr)
+			log, err := logger()
 			if err != nil {
 				return err
 			}
@@ -152,10 +154,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			if !cmd.Flags().Changed("bind-rps") && os.Getenv(EnvPrefix+"BIND_RPS") == "" {
 				cfg.BindRequestsPerSecond = 1000 // the simulator has no quota to protect
 			}
-			if err := validate(); err != nil {
-				return err
-			}
-			log, err := app.NewLogger(cfg, stderr)
+			log, err := logger()
 			if err != nil {
 				return err
 			}
