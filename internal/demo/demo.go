@@ -97,6 +97,7 @@ type driver struct {
 	runs              pb.RunServiceClient
 	handyURL, bindURL string
 	connID            string
+	printed           map[string]bool // runs already reported
 }
 
 // story is the demo: what a company's first day with handybind looks like.
@@ -185,31 +186,58 @@ func (d *driver) trigger(ctx context.Context, kind pb.SyncKind) error {
 	return d.report(ctx, kind, run.GetId())
 }
 
-// report waits for a run to end and prints what it did, with the reasons for what was skipped or
-// failed.
+// report waits for a run to end, then prints every run of the connection that ended since the
+// last report (scheduled runs too: the schedules are on, as in production), with what each did and
+// why records were skipped or failed.
 func (d *driver) report(ctx context.Context, kind pb.SyncKind, runID string) error {
-	var run *pb.Run
+	if d.printed == nil {
+		d.printed = map[string]bool{}
+	}
+	var ended []*pb.Run
 	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		runs, err := d.runs.ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: d.connID, Kind: kind, PageSize: 5})
+	for {
+		runs, err := d.runs.ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: d.connID, PageSize: 50})
 		if err != nil {
 			return err
 		}
+		ended = nil
+		waited := false
 		for _, r := range runs.GetRuns() {
-			if (runID == "" || r.GetId() == runID) && r.GetFinishTime() != nil {
-				run = r
+			if r.GetFinishTime() == nil || d.printed[r.GetId()] {
+				continue
+			}
+			ended = append(ended, r)
+			if (runID == "" && r.GetKind() == kind) || r.GetId() == runID {
+				waited = true
 			}
 		}
-		if run != nil {
+		if waited {
 			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the %s sync did not finish within 2 minutes", kind)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if run == nil {
-		return fmt.Errorf("the %s sync did not finish within 2 minutes", kind)
+	sort.Slice(ended, func(i, j int) bool {
+		return ended[i].GetFinishTime().AsTime().Before(ended[j].GetFinishTime().AsTime())
+	})
+	for _, r := range ended {
+		d.printed[r.GetId()] = true
+		if err := d.printRun(ctx, r); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(d.out, "  %s run %s: %s in %s\n",
-		strings.ToLower(strings.TrimPrefix(kind.String(), "SYNC_KIND_")), run.GetId(), strings.ToLower(strings.TrimPrefix(run.GetState().String(), "RUN_STATE_")),
+	return nil
+}
+
+func (d *driver) printRun(ctx context.Context, run *pb.Run) error {
+	trigger := ""
+	if run.GetTrigger() == pb.RunTrigger_RUN_TRIGGER_SCHEDULE {
+		trigger = " (scheduled)"
+	}
+	fmt.Fprintf(d.out, "  %s run %s%s: %s in %s\n",
+		strings.ToLower(strings.TrimPrefix(run.GetKind().String(), "SYNC_KIND_")), run.GetId(), trigger, strings.ToLower(strings.TrimPrefix(run.GetState().String(), "RUN_STATE_")),
 		run.GetFinishTime().AsTime().Sub(run.GetStartTime().AsTime()).Round(time.Millisecond))
 	if run.GetError() != "" && run.GetState() == pb.RunState_RUN_STATE_FAILED {
 		fmt.Fprintf(d.out, "    %s\n", run.GetError())
