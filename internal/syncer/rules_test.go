@@ -46,7 +46,12 @@ func TestA1ActivationResolvesNamesAndRefusesUnknownOnes(t *testing.T) {
 		require.ErrorContains(t, err, "Bind rejected the API key")
 		require.NotContains(t, err.Error(), "wrong")
 
-		_, err = w.conns.Update(ctx, w.conn.ID, connection.Input{BindToken: bindToken}, []string{connection.FieldBindToken})
+		_, err = w.conns.Update(ctx, w.conn.ID, connection.Input{BindToken: bindToken, HandyToken: "revoked"}, []string{connection.FieldBindToken, connection.FieldHandyToken})
+		require.NoError(t, err)
+		_, err = w.engine.Activate(ctx, w.conn.ID, nil)
+		require.ErrorContains(t, err, "Handy rejected the API token")
+
+		_, err = w.conns.Update(ctx, w.conn.ID, connection.Input{HandyToken: handyToken}, []string{connection.FieldHandyToken})
 		require.NoError(t, err)
 		enqueued := false
 		c, err = w.engine.Activate(ctx, w.conn.ID, func(ctx context.Context, tx store.Store, c *store.Connection) error {
