@@ -19,7 +19,6 @@ var kindCodes = map[errs.Kind]codes.Code{
 	errs.KindFailedPrecondition: codes.FailedPrecondition,
 	errs.KindUnauthenticated:    codes.Unauthenticated,
 	errs.KindPermissionDenied:   codes.PermissionDenied,
-	errs.KindUnimplemented:      codes.Unimplemented,
 	errs.KindUnavailable:        codes.Unavailable,
 }
 

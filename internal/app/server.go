@@ -272,6 +272,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 func (s *Server) Serve(ctx context.Context) error {
 	if s.grpcLis == nil {
 		if err := s.Listen(ctx); err != nil {
+			s.Close()
 			return err
 		}
 	}
@@ -369,7 +370,7 @@ func (s *Server) shutdown() {
 
 // Close releases a server that was built but never served.
 func (s *Server) Close() {
-	if s.grpcLis != nil {
+	if s.http != nil {
 		s.grpcLis.Close()
 		s.httpLis.Close()
 		_ = s.gwConn.Close()

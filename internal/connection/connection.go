@@ -130,7 +130,7 @@ func (s *Service) List(ctx context.Context, req ListRequest) ([]*store.Connectio
 	return cs, next, nil
 }
 
-// Fields that decide which Bind records a connection writes to: an active connection must be
+// Fields that decide which accounts and Bind records an active connection syncs: it must be
 // paused before they change, so that a sync never runs with names it has not resolved.
 var resolvedFields = map[string]bool{
 	FieldBindBaseURL: true, FieldBindUserName: true, FieldPriceList: true, FieldCurrency: true,

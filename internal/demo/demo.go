@@ -58,6 +58,7 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 		return err
 	}
 	if err := srv.Listen(ctx); err != nil {
+		srv.Close()
 		return err
 	}
 	served := make(chan error, 1)

@@ -20,7 +20,6 @@ const (
 	KindFailedPrecondition
 	KindUnauthenticated
 	KindPermissionDenied
-	KindUnimplemented
 	KindUnavailable
 )
 
@@ -38,8 +37,6 @@ func (k Kind) String() string {
 		return "unauthenticated"
 	case KindPermissionDenied:
 		return "permission denied"
-	case KindUnimplemented:
-		return "unimplemented"
 	case KindUnavailable:
 		return "unavailable"
 	}
@@ -92,19 +89,15 @@ func InvalidField(field, format string, args ...any) *Error {
 	return Invalid(FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 
-// Conflict reports that the request clashes with the current state, such as a duplicate.
-func Conflict(format string, args ...any) *Error {
-	return &Error{Kind: KindConflict, Message: fmt.Sprintf(format, args...)}
+// Conflict reports that the request clashes with the current state, such as a duplicate; cause
+// is kept for the log.
+func Conflict(cause error, format string, args ...any) *Error {
+	return &Error{Kind: KindConflict, Message: fmt.Sprintf(format, args...), Cause: cause}
 }
 
 // FailedPrecondition reports that the system is not in a state where the request can run.
 func FailedPrecondition(format string, args ...any) *Error {
 	return &Error{Kind: KindFailedPrecondition, Message: fmt.Sprintf(format, args...)}
-}
-
-// Unimplemented reports a capability that this build does not have yet.
-func Unimplemented(format string, args ...any) *Error {
-	return &Error{Kind: KindUnimplemented, Message: fmt.Sprintf(format, args...)}
 }
 
 // Unavailable reports a dependency that cannot be reached; the caller may retry.

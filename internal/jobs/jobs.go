@@ -7,6 +7,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,19 +181,14 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 		return nil, fmt.Errorf("enqueueing a %s sync: %w", kind, err)
 	}
 	if res.UniqueSkippedAsDuplicate {
+		// Merged into the sync already queued: every job is inserted here with its run.
 		var existing SyncArgs
-		if err := unmarshalArgs(res.Job, &existing); err == nil && existing.RunID != "" {
-			if r, err := tx.GetRun(ctx, existing.RunID); err == nil {
-				return r, nil
-			}
+		if err := json.Unmarshal(res.Job.EncodedArgs, &existing); err != nil {
+			return nil, fmt.Errorf("reading the queued %s sync: %w", kind, err)
 		}
+		return tx.GetRun(ctx, existing.RunID)
 	}
 	run := &store.Run{ID: runID, ConnectionID: connectionID, Kind: kind, Trigger: trigger, State: store.RunQueued}
-	if res.UniqueSkippedAsDuplicate {
-		// The queued job carries no run we know of (inserted by a schedule): report a queued run
-		// without storing a second one.
-		return run, nil
-	}
 	if err := tx.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}

@@ -255,10 +255,13 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 		return nil, err
 	}
 	if errors.Is(runErr, bind.ErrCredentialsRejected) || errors.Is(runErr, handy.ErrCredentialsRejected) {
-		_, _ = e.d.Store.UpdateConnection(ctx, r.run.ConnectionID, func(c *store.Connection) error {
+		_, err := e.d.Store.UpdateConnection(ctx, r.run.ConnectionID, func(c *store.Connection) error {
 			c.State, c.StateReason = store.ConnectionError, runErr.Error()
 			return nil
 		})
+		if err != nil {
+			return out, fmt.Errorf("marking connection %s as needing new credentials: %w", r.run.ConnectionID, err)
+		}
 	}
 	if m := e.d.Metrics; m != nil {
 		m.Runs.WithLabelValues(string(out.Kind), string(out.State)).Inc()

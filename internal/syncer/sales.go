@@ -37,14 +37,18 @@ func (s *session) sales(ctx context.Context) error {
 		sale, err := s.handy.SalesOrder(ctx, id)
 		switch {
 		case errors.Is(err, handy.ErrNotFound):
-			_ = st.DeletePendingSale(ctx, s.c.ID, p.HandyID)
+			if err := st.DeletePendingSale(ctx, s.c.ID, p.HandyID); err != nil {
+				return err
+			}
 			s.rec.add(ctx, store.EntitySale, p.HandyID, "", store.OutcomeSkipped, "no longer in Handy; never sent", "")
 			continue
 		case err != nil:
 			return err
 		case sale.Deleted:
 			// D1: a sale deleted while pending is never sent.
-			_ = st.DeletePendingSale(ctx, s.c.ID, p.HandyID)
+			if err := st.DeletePendingSale(ctx, s.c.ID, p.HandyID); err != nil {
+				return err
+			}
 			s.rec.add(ctx, store.EntitySale, p.HandyID, "", store.OutcomeSkipped, "deleted in Handy before it could be sent", "")
 			continue
 		}
@@ -177,7 +181,9 @@ func (s *session) findOrder(ctx context.Context, purchaseOrder string) (string, 
 func (s *session) replacePredecessor(ctx context.Context, sale handy.SalesOrder) error {
 	prevID := strconv.FormatInt(sale.EditedFrom.ID, 10)
 	reason := fmt.Sprintf("replaced by sale %d, its edit in Handy", sale.ID)
-	_ = s.e.d.Store.DeletePendingSale(ctx, s.c.ID, prevID)
+	if err := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, prevID); err != nil {
+		return err
+	}
 	return s.deleteSaleOrder(ctx, prevID, reason)
 }
 

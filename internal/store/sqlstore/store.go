@@ -86,7 +86,7 @@ func adapt(err error, what string) error {
 	if errors.As(err, &pg) {
 		switch pg.Code {
 		case "23505":
-			return &errs.Error{Kind: errs.KindConflict, Message: what + " already exists", Cause: err}
+			return errs.Conflict(err, "%s already exists", what)
 		case "23503":
 			return &errs.Error{Kind: errs.KindNotFound, Message: "the record " + what + " refers to does not exist", Cause: err}
 		}
@@ -94,7 +94,7 @@ func adapt(err error, what string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "UNIQUE constraint failed"):
-		return &errs.Error{Kind: errs.KindConflict, Message: what + " already exists", Cause: err}
+		return errs.Conflict(err, "%s already exists", what)
 	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
 		return &errs.Error{Kind: errs.KindNotFound, Message: "the record " + what + " refers to does not exist", Cause: err}
 	}
