@@ -182,6 +182,8 @@ func position(n *yaml.Node, line, col int) (int, int) {
 // explain rewrites the compiler's message for people: what was wrong and what to write instead.
 func explain(msg string, raw rawRule) string {
 	switch {
+	case strings.Contains(msg, "unknown name let"):
+		return "let is not allowed in rules: write the expression out (declarations can multiply text without bound)"
 	case strings.Contains(msg, floatRefused):
 		return `dec() of a number with a fraction is not exact; write it as text: dec("1.5")`
 	case strings.Contains(msg, methodRefused):

@@ -19,13 +19,17 @@ const (
 	maxRuleNodes  = 300  // AST nodes of one expression
 )
 
-// allowedBuiltins are expr's builtins a rule may use: pure, bounded, deterministic. Everything
-// else (now, date, repeat, fromJSON, …) is off, so a rule cannot read the clock or blow up memory.
+// allowedBuiltins are expr's builtins a rule may use: pure, deterministic, and linear in their
+// input. Everything else is off: no clock (now, date), nothing that multiplies memory (repeat), and
+// no loops (map, filter, count, all, …), which nested over a long input would run for hours.
 var allowedBuiltins = []string{
-	"len", "trim", "trimPrefix", "trimSuffix", "upper", "lower", "split", "replace", "join",
+	"len", "trim", "trimPrefix", "trimSuffix", "upper", "lower", "split",
 	"hasPrefix", "hasSuffix", "indexOf", "string", "int", "first", "last",
-	"all", "any", "none", "one", "filter", "map", "count",
 }
+
+// maxText bounds the text replace and join may build: with an empty pattern or a long
+// separator, a few nested calls would otherwise ask for gigabytes.
+const maxText = 1 << 20
 
 // Function is a documented function of the rule language.
 type Function struct {
@@ -39,6 +43,8 @@ var Functions = []Function{
 	{"cents", "cents(x decimal) decimal", "x rounded half away from zero to 2 decimal places"},
 	{"roundTo", "roundTo(x decimal, places int) decimal", "x rounded half away from zero to places (0–6)"},
 	{"dec", "dec(x string|int) decimal", `an exact decimal: dec("0.16"), dec(0); folded at load time`},
+	{"replace", "replace(s string, old string, new string) string", "s with every old replaced by new; old must not be empty; at most 1 MiB of text"},
+	{"join", "join(parts []string, sep string) string", "the parts joined with sep; at most 1 MiB of text"},
 	{"coalesce", "coalesce(a string, b string, ...) string", "the first argument that is not blank, trimmed; \"\" when all are"},
 	{"blank", "blank(s string) bool", "whether s is empty or only spaces"},
 	{"localTime", "localTime(t time, zone string) time", "t as wall-clock time in an IANA zone, e.g. connection.timeZone"},
@@ -106,6 +112,27 @@ func options(env any) []expr.Option {
 			}
 			return "", nil
 		}, new(func(string, ...string) string)),
+		expr.Function("replace", func(p ...any) (any, error) {
+			src, old, repl := p[0].(string), p[1].(string), p[2].(string)
+			if old == "" {
+				return nil, fmt.Errorf("replace: the text to look for is empty")
+			}
+			if n := strings.Count(src, old); len(src)+n*(len(repl)-len(old)) > maxText {
+				return nil, fmt.Errorf("replace: the result would be longer than %d bytes", maxText)
+			}
+			return strings.ReplaceAll(src, old, repl), nil
+		}, new(func(string, string, string) string)),
+		expr.Function("join", func(p ...any) (any, error) {
+			parts, sep := p[0].([]string), p[1].(string)
+			size := len(sep) * max(len(parts)-1, 0)
+			for _, s := range parts {
+				size += len(s)
+			}
+			if size > maxText {
+				return nil, fmt.Errorf("join: the result would be longer than %d bytes", maxText)
+			}
+			return strings.Join(parts, sep), nil
+		}, new(func([]string, string) string)),
 		expr.Function("blank", func(p ...any) (any, error) { return strings.TrimSpace(p[0].(string)) == "", nil },
 			new(func(string) bool)),
 		expr.Function("localTime", func(p ...any) (any, error) {
@@ -163,6 +190,21 @@ const floatRefused = "writeDecimalsAsTextInDec"
 type sandbox struct{ err error }
 
 func (s *sandbox) Visit(node *ast.Node) {
+	// let doubles a text per declaration: a short rule could ask for gigabytes.
+	if _, ok := (*node).(*ast.VariableDeclaratorNode); ok {
+		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: "let"}}
+		call.SetLocation((*node).Location())
+		*node = call
+		return
+	}
+	// Loops (map, filter, count, …) are parsed as builtin nodes whatever the configuration says;
+	// turned back into plain calls they meet the checker as the unknown functions they are here.
+	if b, ok := (*node).(*ast.BuiltinNode); ok && !slices.Contains(allowedBuiltins, b.Name) {
+		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: b.Name}}
+		call.SetLocation(b.Location())
+		*node = call
+		return
+	}
 	if call, ok := (*node).(*ast.CallNode); ok {
 		if id, isIdent := call.Callee.(*ast.IdentifierNode); isIdent && id.Value == "dec" && len(call.Arguments) == 1 {
 			var d money.Decimal
