@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/store"
@@ -48,9 +49,20 @@ func inputFromProto(c *pb.Connection) connection.Input {
 	return in
 }
 
-// CreateConnection implements pb.ConnectionServiceServer.
+// CreateConnection implements pb.ConnectionServiceServer. A platform key names the tenant; a
+// partner key creates in its own tenant, and naming another one is refused.
 func (s *ConnectionServer) CreateConnection(ctx context.Context, req *pb.CreateConnectionRequest) (*pb.Connection, error) {
-	c, err := s.svc.Create(ctx, inputFromProto(req.GetConnection()))
+	tenant := req.GetConnection().GetTenant()
+	caller, _ := auth.FromContext(ctx)
+	if scope := caller.Scope(); scope != "" {
+		if tenant != "" && tenant != scope {
+			return nil, errs.PermissionDenied("this key belongs to tenant %s and cannot create connections of tenant %s", scope, tenant)
+		}
+		tenant = scope
+	} else if tenant == "" {
+		return nil, errs.InvalidField("connection.tenant", "is required with a platform key: name the Handy company the connection belongs to")
+	}
+	c, err := s.svc.Create(ctx, tenant, inputFromProto(req.GetConnection()))
 	if err != nil {
 		return nil, prefixViolations(err, "connection.")
 	}
@@ -68,7 +80,16 @@ func (s *ConnectionServer) GetConnection(ctx context.Context, req *pb.GetConnect
 
 // ListConnections implements pb.ConnectionServiceServer.
 func (s *ConnectionServer) ListConnections(ctx context.Context, req *pb.ListConnectionsRequest) (*pb.ListConnectionsResponse, error) {
+	tenant := req.GetTenant()
+	if caller, _ := auth.FromContext(ctx); caller.Scope() != "" {
+		if tenant != "" && tenant != caller.Scope() {
+			// Another tenant's connections do not exist for this caller.
+			return &pb.ListConnectionsResponse{}, nil
+		}
+		tenant = caller.Scope()
+	}
 	cs, next, err := s.svc.List(ctx, connection.ListRequest{
+		Tenant:    tenant,
 		PageSize:  req.GetPageSize(),
 		PageToken: req.GetPageToken(),
 		State:     reverse(connectionStates, req.GetState()),
@@ -90,7 +111,7 @@ var maskGroups = map[string][]string{
 	"settings": {connection.FieldPriceList, connection.FieldCurrency, connection.FieldWarehouse, connection.FieldLedgerAccount, connection.FieldTimeZone},
 }
 
-var outputOnly = []string{"id", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
+var outputOnly = []string{"id", "tenant", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
 
 // maskFields expands an update mask into use-case field names, refusing output-only fields.
 func maskFields(paths []string) ([]string, error) {

@@ -34,6 +34,7 @@ var connectionStates = map[store.ConnectionState]pb.ConnectionState{
 func connectionToProto(c *store.Connection) *pb.Connection {
 	out := &pb.Connection{
 		Id:          c.ID,
+		Tenant:      c.Tenant,
 		DisplayName: c.DisplayName,
 		Handy: &pb.HandyCredentials{
 			BaseUrl:  c.HandyBaseURL,

@@ -22,6 +22,12 @@ var kindCodes = map[errs.Kind]codes.Code{
 	errs.KindUnavailable:        codes.Unavailable,
 }
 
+// ToStatus maps an error the way the interceptor chain does, for interceptors that answer before
+// the handler (authentication).
+func ToStatus(ctx context.Context, log *slog.Logger, err error) error {
+	return toStatus(ctx, Logger(ctx, log), err)
+}
+
 // toStatus maps an error from a use-case to the gRPC status the caller sees. Domain errors keep
 // their message (written for callers, free of secrets) and field violations; anything else is
 // logged with its cause and becomes a bare Internal error, since its text may hold details that are

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/metrics"
 )
 
@@ -36,18 +37,39 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 
 // UnaryInterceptors returns the server's interceptor chain, outermost first:
 //
-//	recovery → request id and logger → logging → protovalidate → domain-error mapping
+//	recovery → request id and logger → logging → authentication and role → protovalidate →
+//	tenant scope → domain-error mapping
 //
-// Recovery is outermost so that a panic anywhere becomes Internal and is logged; validation runs
-// before any handler; error mapping is innermost so the logging interceptor sees the final code.
-// Authentication will sit between logging and validation.
-func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics) []grpc.UnaryServerInterceptor {
+// Recovery is outermost so that a panic anywhere becomes Internal and is logged; authentication
+// runs before validation, so that a caller without a key learns nothing about the request's
+// shape; the tenant scope reads the ids validation has checked; error mapping is innermost so the
+// logging interceptor sees the final code.
+func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics, authn, scope grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		recoveryInterceptor(log),
 		requestIDInterceptor(log),
 		loggingInterceptor(log, m),
+		authn,
 		validationInterceptor(v),
+		scope,
 		errorInterceptor(log),
+	}
+}
+
+// StreamInterceptors is the chain for streaming methods (server reflection, health watch):
+// recovery, then authentication.
+func StreamInterceptors(log *slog.Logger, authn grpc.StreamServerInterceptor) []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{
+		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.ErrorContext(ss.Context(), "panic in stream handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					err = status.Error(codes.Internal, "internal error; the server log has the details")
+				}
+			}()
+			return handler(srv, ss)
+		},
+		authn,
 	}
 }
 
@@ -98,6 +120,7 @@ func validRequestID(s string) bool {
 func loggingInterceptor(log *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
+		ctx, note := auth.WithNote(ctx)
 		resp, err := handler(ctx, req)
 		code := status.Code(err)
 		m.ObserveRPC(info.FullMethod, code.String(), time.Since(start))
@@ -110,6 +133,9 @@ func loggingInterceptor(log *slog.Logger, m *metrics.Metrics) grpc.UnaryServerIn
 			level = slog.LevelWarn
 		}
 		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration", time.Since(start)}
+		if note.KeyID != "" {
+			attrs = append(attrs, "key_id", note.KeyID)
+		}
 		if err != nil {
 			attrs = append(attrs, "message", status.Convert(err).Message())
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 )
@@ -46,6 +47,16 @@ type Config struct {
 	Migrate bool
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration
+	// AdminAddr serves /metrics (and other operator pages); loopback by default, never the API's.
+	AdminAddr string
+	// AllowHosts lists host[:port] patterns, besides the public Handy and Bind hosts, that
+	// connections may call; loopback, private and metadata addresses need to be listed here.
+	AllowHosts string
+	// TLSCert and TLSKey turn on TLS on both API listeners; ClientCA also verifies client
+	// certificates, whose common name can stand for an API key (keys create --cert-cn).
+	TLSCert  string
+	TLSKey   string
+	ClientCA string
 }
 
 // Defaults returns the configuration of the embedded default: SQLite under ./data, both servers
@@ -58,6 +69,7 @@ func Defaults() Config {
 		JobTimeout:            30 * time.Minute,
 		GRPCAddr:              "127.0.0.1:9090",
 		HTTPAddr:              "127.0.0.1:8080",
+		AdminAddr:             "127.0.0.1:9091",
 		LogLevel:              "info",
 		LogFormat:             "text",
 		ShutdownTimeout:       15 * time.Second,
@@ -91,13 +103,26 @@ func (c Config) Validate() error {
 	if _, err := sqlstore.ParseURL(c.Database()); err != nil {
 		add("database-url: %v", err)
 	}
-	for name, addr := range map[string]string{"grpc-addr": c.GRPCAddr, "http-addr": c.HTTPAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			add("%s: %q is not host:port", name, addr)
+	for _, a := range []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}, {"admin-addr", c.AdminAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			add("%s: %q is not host:port", a.name, a.addr)
 		}
 	}
-	if c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
-		add("grpc-addr and http-addr: both are %q; they need different ports", c.GRPCAddr)
+	seen := map[string]string{}
+	for _, a := range []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}, {"admin-addr", c.AdminAddr}} {
+		if other, ok := seen[a.addr]; ok && !strings.HasSuffix(a.addr, ":0") {
+			add("%s and %s: both are %q; they need different ports", other, a.name, a.addr)
+		}
+		seen[a.addr] = a.name
+	}
+	if _, err := egress.ParsePatterns(c.AllowHosts); err != nil {
+		add("allow-hosts: %v", err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		add("tls-cert and tls-key: give both or neither")
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		add("client-ca: client certificates need TLS; give tls-cert and tls-key too")
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		add("log-level: %v", err)
@@ -145,6 +170,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("admin_addr", c.AdminAddr),
+		slog.String("allow_hosts", c.AllowHosts),
+		slog.String("tls_cert", c.TLSCert),
+		slog.String("tls_key", c.TLSKey),
+		slog.String("client_ca", c.ClientCA),
 	)
 }
 

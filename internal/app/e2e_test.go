@@ -96,7 +96,7 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Equal(t, orders[0].ID, item["bindId"])
 
 		// The run shows in the metrics.
-		m := h.do(t, http.MethodGet, "/metrics", "")
+		m := h.admin(t, "/metrics")
 		require.Equal(t, http.StatusOK, m.status)
 		require.Contains(t, m.raw, `handybind_sync_runs_total{kind="sales",state="succeeded"} 1`)
 		require.Contains(t, m.raw, `handybind_sync_items_total{entity="sale",kind="sales",outcome="created"} 1`)

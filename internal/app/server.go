@@ -11,20 +11,27 @@ import (
 	"sync"
 	"time"
 
+	"crypto/tls"
+	"io/fs"
+
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/gen/openapi"
 	"github.com/handybind/handybind/internal/api"
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/jobs"
 	"github.com/handybind/handybind/internal/mapping"
@@ -44,12 +51,20 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	http   *http.Server
+	admin  *http.Server
+	tls    *tls.Config
+	egress *egress.Policy
 
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
 	metrics          *metrics.Metrics
 	grpcLis, httpLis net.Listener
-	gwConn           *grpc.ClientConn
+	adminLis         net.Listener
+	// gwLis is the gateway's in-process connection to gRPC: REST calls never leave the process,
+	// and the guard can tell them from network calls (see auth.GatewayAddr).
+	gwLis  *gatewayListener
+	gwGRPC *grpc.Server
+	gwConn *grpc.ClientConn
 }
 
 // NewServer opens storage, checks (or applies) migrations and builds the servers. Nothing listens
@@ -74,7 +89,8 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.checkSchema(ctx); err != nil {
 		return err
 	}
-	keys, err := loadKeys(s.cfg, s.db.Dialect)
+	st := sqlstore.New(s.db)
+	keys, err := loadKeys(ctx, s.cfg, s.db.Dialect, st)
 	if err != nil {
 		return err
 	}
@@ -82,7 +98,14 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("protovalidate: %w", err)
 	}
-	st := sqlstore.New(s.db)
+	patterns, _ := egress.ParsePatterns(s.cfg.AllowHosts) // checked by Validate
+	if s.egress, err = egress.NewPolicy(patterns); err != nil {
+		return fmt.Errorf("allow-hosts: %w", err)
+	}
+	if s.tls, err = s.cfg.tlsConfig(); err != nil {
+		return err
+	}
+	outbound := s.egress.HTTPClient(8)
 	if s.mappings, err = mapping.NewRegistry(s.cfg.MappingsDir, s.log); err != nil {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
@@ -92,7 +115,10 @@ func (s *Server) build(ctx context.Context) error {
 		StaleRunAfter: s.cfg.JobTimeout + jobs.RescueMargin(s.cfg.JobTimeout),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
-		}})
+			o.HTTPClient = outbound
+		},
+		HandyOptions: func(o *handy.Options) { o.HTTPClient = outbound },
+	})
 	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, JobTimeout: s.cfg.JobTimeout}); err != nil {
 		return err
 	}
@@ -103,15 +129,36 @@ func (s *Server) build(ctx context.Context) error {
 		})
 	}
 
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics)...))
-	pb.RegisterConnectionServiceServer(s.grpc, api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}), activate, s.log))
-	pb.RegisterRunServiceServer(s.grpc, api.NewRunServer(run.NewService(st, s.queue)))
-	pb.RegisterMappingServiceServer(s.grpc, api.NewMappingServer(s.mappings))
+	guard := auth.NewGuard(auth.NewAuthenticator(st), storeTenants{st}, st, s.log,
+		func(ctx context.Context, err error) error { return api.ToStatus(ctx, s.log, err) })
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics, guard.Unary(), guard.Scope())...),
+		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, guard.Stream())...),
+		grpc.MaxRecvMsgSize(maxBody),
+	}
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, s.log)
+	runs := api.NewRunServer(run.NewService(st, s.queue))
+	mappings := api.NewMappingServer(s.mappings)
+	audit := api.NewAuditServer(st)
+	register := func(g *grpc.Server) *grpc.Server {
+		pb.RegisterConnectionServiceServer(g, connections)
+		pb.RegisterRunServiceServer(g, runs)
+		pb.RegisterMappingServiceServer(g, mappings)
+		pb.RegisterAuditServiceServer(g, audit)
+		healthpb.RegisterHealthServer(g, s.health)
+		reflection.Register(g)
+		return g
+	}
+	// The gateway's in-process server has the same services and interceptors; only the network
+	// listener speaks TLS.
+	s.gwGRPC = register(grpc.NewServer(opts...))
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
+	}
+	s.grpc = register(grpc.NewServer(opts...))
 	return nil
 }
 
@@ -138,20 +185,64 @@ func (s *Server) checkSchema(ctx context.Context) error {
 	return nil
 }
 
-func loadKeys(cfg Config, dialect sqlstore.Dialect) (*secret.Keyring, error) {
+// loadKeys returns the token-encryption keyring, and refuses to start when it cannot open the
+// tokens the database already holds: a new or wrong key would make every sync fail later, one by
+// one, while the fix (restoring the key) is only possible now.
+func loadKeys(ctx context.Context, cfg Config, dialect sqlstore.Dialect, st *sqlstore.Store) (*secret.Keyring, error) {
+	samples, err := st.TokenSamples(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var kr *secret.Keyring
 	if cfg.SecretKey != "" {
 		k, err := parseSecretKey(cfg.SecretKey)
 		if err != nil {
 			return nil, fmt.Errorf("secret-key: %w", err)
 		}
-		return secret.NewKeyring(k)
+		if kr, err = secret.NewKeyring(k); err != nil {
+			return nil, err
+		}
+	} else {
+		// Only the embedded default may invent a key, and only while no token needs the old one:
+		// replicas sharing PostgreSQL must share the key.
+		kr, err = secret.LoadKeyFile(cfg.KeyFile(), dialect == sqlstore.SQLite && len(samples) == 0)
+		if err != nil {
+			switch {
+			case dialect == sqlstore.Postgres:
+				return nil, fmt.Errorf("%w\nwith PostgreSQL, give every replica the same key: HANDYBIND_SECRET_KEY=<id>:<base64 of 32 bytes> or --secret-key-file", err)
+			case errors.Is(err, fs.ErrNotExist):
+				return nil, fmt.Errorf("%w\nthe database holds %d connection token(s) encrypted with key %s; restore that key file (or give the key with HANDYBIND_SECRET_KEY) instead of starting with a new key, which could open none of them",
+					err, len(samples), samples[0].Token.KeyID)
+			}
+			return nil, err
+		}
 	}
-	// Only the embedded default may invent a key: replicas sharing PostgreSQL must share the key.
-	kr, err := secret.LoadKeyFile(cfg.KeyFile(), dialect == sqlstore.SQLite)
-	if err != nil && dialect == sqlstore.Postgres {
-		return nil, fmt.Errorf("%w\nwith PostgreSQL, give every replica the same key: HANDYBIND_SECRET_KEY=<id>:<base64 of 32 bytes> or --secret-key-file", err)
+	for _, t := range samples {
+		if _, err := kr.Open(t.Token, connection.TokenAAD(t.ConnectionID, t.Field)); err != nil {
+			return nil, fmt.Errorf("the token-encryption key in use cannot open the stored %s of connection %s (%v); restore the key that encrypted it (key id %s, from --secret-key-file or HANDYBIND_SECRET_KEY), keeping it first for new tokens if you rotate",
+				t.Field, t.ConnectionID, err, t.Token.KeyID)
+		}
 	}
-	return kr, err
+	return kr, nil
+}
+
+// storeTenants tells the guard which tenant owns a connection or a run.
+type storeTenants struct{ st store.Store }
+
+func (t storeTenants) ConnectionTenant(ctx context.Context, id string) (string, error) {
+	c, err := t.st.GetConnection(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return c.Tenant, nil
+}
+
+func (t storeTenants) RunTenant(ctx context.Context, id string) (string, error) {
+	r, err := t.st.GetRun(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return t.ConnectionTenant(ctx, r.ConnectionID)
 }
 
 // mappingVersions tells the connection use-cases which mapping versions are in use.
@@ -185,12 +276,28 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.grpcLis.Close()
 		return fmt.Errorf("http-addr: %w", err)
 	}
+	if s.adminLis, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		return fmt.Errorf("admin-addr: %w", err)
+	}
+	if s.tls != nil {
+		// HTTP/1.1 only: the REST listener does not speak HTTP/2 over a plain TLS listener.
+		httpTLS := s.tls.Clone()
+		httpTLS.NextProtos = []string{"http/1.1"}
+		s.httpLis = tls.NewListener(s.httpLis, httpTLS)
+	}
+	s.gwLis = newGatewayListener()
 	handler, err := s.httpHandler(ctx)
 	if err != nil {
 		s.grpcLis.Close()
 		s.httpLis.Close()
+		s.adminLis.Close()
 		return err
 	}
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", s.metrics.Handler())
+	s.admin = &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -202,18 +309,8 @@ func (s *Server) Listen(ctx context.Context) error {
 	return nil
 }
 
-// dialTarget turns a listen address into one the gateway can dial: an unspecified host
-// (":9090", "0.0.0.0:9090") becomes loopback.
-func dialTarget(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
-}
+// AdminAddr is the address of the admin listener (/metrics), once Listen has run.
+func (s *Server) AdminAddr() string { return s.adminLis.Addr().String() }
 
 // maxBody bounds REST request bodies; a mapping source (1 MiB) is the largest legitimate one.
 const maxBody = 2 << 20
@@ -221,7 +318,8 @@ const maxBody = 2 << 20
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	// The gateway is a real gRPC client of this server, so interceptors (validation, logging,
 	// error mapping) run once for both protocols.
-	conn, err := grpc.NewClient(dialTarget(s.GRPCAddr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.gwLis.DialContext(ctx) }))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -238,7 +336,19 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			if strings.EqualFold(h, api.RequestIDHeader) {
 				return api.RequestIDHeader, true
 			}
+			// No metadata of the caller's choosing: it could pose as what only this process may say
+			// (auth.ForwardedCertHeader). Authorization is forwarded by the gateway itself.
+			if strings.HasPrefix(strings.ToLower(h), "grpc-metadata-") {
+				return "", false
+			}
 			return runtime.DefaultHeaderMatcher(h)
+		}),
+		// A client certificate the REST listener verified speaks for the caller, as on gRPC.
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+				return metadata.Pairs(auth.ForwardedCertHeader, r.TLS.VerifiedChains[0][0].Subject.CommonName)
+			}
+			return nil
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
 			if h == api.RequestIDHeader {
@@ -252,6 +362,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		pb.RegisterConnectionServiceHandler,
 		pb.RegisterRunServiceHandler,
 		pb.RegisterMappingServiceHandler,
+		pb.RegisterAuditServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -262,7 +373,6 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("/", http.MaxBytesHandler(gw, maxBody))
 	return mux, nil
 }
@@ -276,8 +386,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() { errc <- s.gwGRPC.Serve(s.gwLis) }()
+	go func() {
+		if err := s.admin.Serve(s.adminLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
 	go func() {
 		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -299,7 +415,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.shutdown()
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
-	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "database", sqlstore.Redact(s.cfg.Database()))
+	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "admin", s.AdminAddr(),
+		"tls", s.tls != nil, "allowed_hosts", strings.Join(s.egress.Patterns(), ","), "database", sqlstore.Redact(s.cfg.Database()))
 
 	var serveErr error
 	select {
@@ -350,6 +467,7 @@ func (s *Server) shutdown() {
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("HTTP shutdown", "error", err)
 	}
+	_ = s.admin.Shutdown(ctx)
 	// Running syncs finish (or are cut at the deadline and rescued later); no new ones start.
 	if err := s.queue.Stop(ctx); err != nil {
 		s.log.Warn("job queue stop", "error", err)
@@ -363,6 +481,7 @@ func (s *Server) shutdown() {
 		s.log.Warn("gRPC calls still running at the shutdown deadline; stopping them")
 		s.grpc.Stop()
 	}
+	s.gwGRPC.Stop() // HTTP has drained, so the gateway has no call left
 	_ = s.gwConn.Close()
 	s.db.Close()
 	s.log.Info("stopped")
@@ -373,6 +492,8 @@ func (s *Server) Close() {
 	if s.http != nil {
 		s.grpcLis.Close()
 		s.httpLis.Close()
+		s.adminLis.Close()
+		s.gwLis.Close()
 		_ = s.gwConn.Close()
 	}
 	s.db.Close()

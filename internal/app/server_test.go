@@ -26,7 +26,9 @@ import (
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/app"
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/secret"
+	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/testdb"
 )
 
@@ -48,13 +50,17 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// harness is one running server with a real gRPC client and a REST base URL.
+// harness is one running server with a real gRPC client and a REST base URL. Its clients call
+// with key, a partner key of tenant "acme"; platformKey reaches every tenant.
 type harness struct {
 	cfg  app.Config
+	srv  *app.Server
 	logs *syncBuffer
 	conn *grpc.ClientConn
 	rest string
 	stop func()
+
+	key, platformKey string
 
 	connections pb.ConnectionServiceClient
 	runs        pb.RunServiceClient
@@ -71,10 +77,11 @@ func startServer(t *testing.T, cfg app.Config) *harness {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
+	key := mintKey(t, srv, store.RolePartner, "acme")
+	conn := dial(t, srv.GRPCAddr(), key)
 	h := &harness{
-		cfg: cfg, logs: logs, conn: conn, rest: "http://" + srv.HTTPAddr(),
+		cfg: cfg, srv: srv, logs: logs, conn: conn, rest: "http://" + srv.HTTPAddr(),
+		key: key, platformKey: mintKey(t, srv, store.RolePlatform, ""),
 		connections: pb.NewConnectionServiceClient(conn),
 		runs:        pb.NewRunServiceClient(conn),
 	}
@@ -102,6 +109,27 @@ func startServer(t *testing.T, cfg app.Config) *harness {
 	return h
 }
 
+// mintKey makes an API key as an operator would, and returns its plaintext.
+func mintKey(t *testing.T, srv *app.Server, role store.Role, tenant string) string {
+	t.Helper()
+	key, _, err := srv.KeyAdmin().Create(context.Background(), app.NewKeyRequest{Role: role, Tenant: tenant, Name: "test " + string(role) + " " + tenant})
+	require.NoError(t, err)
+	return key
+}
+
+// dial returns a gRPC client that sends key with every call ("" sends none).
+func dial(t *testing.T, addr, key string) *grpc.ClientConn {
+	t.Helper()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if key != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(auth.Bearer(key)))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 func testConfig(t *testing.T, dbURL string) app.Config {
 	cfg := app.Defaults()
 	cfg.DataDir = t.TempDir()
@@ -112,6 +140,8 @@ func testConfig(t *testing.T, dbURL string) app.Config {
 	cfg.MappingsDir = "../../mappings"
 	cfg.NoSchedule = true // runs here are the tests' own; the schedules are tested with two replicas
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.AdminAddr = "127.0.0.1:0"
+	cfg.AllowHosts = "127.0.0.1" // the simulators
 	if strings.HasPrefix(dbURL, "postgres") {
 		// PostgreSQL never invents a key (replicas must share one); SQLite tests use the key file.
 		key := make([]byte, secret.KeySize)
@@ -133,6 +163,17 @@ func backends(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	})
 }
 
+// admin GETs a path of the admin listener.
+func (h *harness) admin(t *testing.T, path string) restResponse {
+	t.Helper()
+	res, err := http.Get("http://" + h.srv.AdminAddr() + path)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return restResponse{status: res.StatusCode, raw: string(raw), header: res.Header}
+}
+
 // restResponse is one REST exchange.
 type restResponse struct {
 	status int
@@ -143,6 +184,12 @@ type restResponse struct {
 
 func (h *harness) do(t *testing.T, method, path, body string) restResponse {
 	t.Helper()
+	return h.doAs(t, h.key, method, path, body)
+}
+
+// doAs is do with another key ("" sends none).
+func (h *harness) doAs(t *testing.T, key, method, path, body string) restResponse {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -150,6 +197,9 @@ func (h *harness) do(t *testing.T, method, path, body string) restResponse {
 	req, err := http.NewRequest(method, h.rest+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -233,6 +283,8 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 	t.Parallel()
 	h := startServer(t, testConfig(t, testdb.SQLite(t)))
 	ctx := context.Background()
+	existing, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x"}})
+	require.NoError(t, err)
 
 	rest := []struct {
 		name, method, path, body string
@@ -249,7 +301,7 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 		{"not a uuid", http.MethodGet, "/v1/connections/42", "", 400, "id"},
 		{"missing connection", http.MethodGet, "/v1/connections/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
 		{"missing run", http.MethodGet, "/v1/runs/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
-		{"output-only mask", http.MethodPatch, "/v1/connections/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4?updateMask=state", `{"state":"CONNECTION_STATE_ACTIVE"}`, 400, "output only"},
+		{"output-only mask", http.MethodPatch, "/v1/connections/" + existing.GetId() + "?updateMask=state", `{"state":"CONNECTION_STATE_ACTIVE"}`, 400, "output only"},
 	}
 	for _, tc := range rest {
 		t.Run("rest/"+tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/handybind/handybind/internal/app"
 	"github.com/handybind/handybind/internal/demo"
+	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 )
 
@@ -101,6 +102,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf.BoolVar(&cfg.NoSchedule, "no-schedule", cfg.NoSchedule, "do not run the periodic syncs (activation and manual triggers still run)")
 	sf.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply missing database migrations before serving")
 	sf.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a graceful stop may take")
+	sf.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "listen address of /metrics (keep it on loopback or a private network)")
+	sf.StringVar(&cfg.AllowHosts, egress.Flag, cfg.AllowHosts, "host[:port] patterns connections may call besides the public Handy and Bind APIs, comma separated (loopback and private addresses only when listed)")
+	sf.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate: serve both API listeners over TLS")
+	sf.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
+	sf.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA that signs client certificates; a verified certificate acts as the key made with --cert-cn")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
@@ -163,7 +169,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	demoCmd.Flags().AddFlagSet(sf)
 
-	root.AddCommand(serve, migrate, config, demoCmd, newMappingCommand(stdout))
+	root.AddCommand(serve, migrate, config, demoCmd, newMappingCommand(stdout), newKeysCommand(stdout, &cfg, logger))
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	// Time zones must resolve the same on every machine, whatever tzdata it has.
@@ -60,29 +61,38 @@ type MappingVersions interface {
 	Latest() string
 }
 
+// URLPolicy says whether a base URL may be called: only hosts the operator allowed.
+type URLPolicy interface {
+	CheckURL(raw string) error
+}
+
 // Service runs the connection use-cases.
 type Service struct {
 	store    store.Store
 	keys     *secret.Keyring
 	log      *slog.Logger
 	mappings MappingVersions
+	urls     URLPolicy
 }
 
 // NewService returns a Service.
-func NewService(s store.Store, keys *secret.Keyring, log *slog.Logger, mappings MappingVersions) *Service {
-	return &Service{store: s, keys: keys, log: log, mappings: mappings}
+func NewService(s store.Store, keys *secret.Keyring, log *slog.Logger, mappings MappingVersions, urls URLPolicy) *Service {
+	return &Service{store: s, keys: keys, log: log, mappings: mappings, urls: urls}
 }
 
 // TokenAAD names where a sealed token belongs, so that it opens only in its own row and field.
 func TokenAAD(connectionID, field string) string { return "connection/" + connectionID + "/" + field }
 
-// Create stores a new connection in the draft state.
-func (s *Service) Create(ctx context.Context, in Input) (*store.Connection, error) {
+// Create stores a new connection of tenant in the draft state.
+func (s *Service) Create(ctx context.Context, tenant string, in Input) (*store.Connection, error) {
+	if !tenantPattern.MatchString(tenant) {
+		return nil, errs.InvalidField("tenant", "is required: the Handy company the connection belongs to, such as acme (lower-case letters, digits, '.', '_' or '-')")
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("making connection id: %w", err)
 	}
-	c := &store.Connection{ID: id.String(), State: store.ConnectionDraft}
+	c := &store.Connection{ID: id.String(), Tenant: tenant, State: store.ConnectionDraft}
 	if in.MappingVersion == "" {
 		// A connection is pinned to a version from the start, so a new version never changes
 		// what an existing connection sends until someone moves it.
@@ -94,7 +104,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*store.Connection, erro
 	if err := s.store.CreateConnection(ctx, c); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "connection created", "connection_id", c.ID)
+	s.log.InfoContext(ctx, "connection created", "connection_id", c.ID, "tenant", c.Tenant)
 	return c, nil
 }
 
@@ -105,6 +115,7 @@ func (s *Service) Get(ctx context.Context, id string) (*store.Connection, error)
 
 // ListRequest selects a page of connections.
 type ListRequest struct {
+	Tenant    string // empty: every tenant
 	PageSize  int32
 	PageToken string
 	State     store.ConnectionState
@@ -112,13 +123,13 @@ type ListRequest struct {
 
 // List returns a page of connections in creation order and the token of the next page ("" on the last).
 func (s *Service) List(ctx context.Context, req ListRequest) ([]*store.Connection, string, error) {
-	filter := "state=" + string(req.State)
+	filter := "state=" + string(req.State) + "&tenant=" + req.Tenant
 	after, err := page.Decode(req.PageToken, filter, "page_token")
 	if err != nil {
 		return nil, "", err
 	}
 	size := page.Size(req.PageSize, 50)
-	cs, err := s.store.ListConnections(ctx, store.ConnectionFilter{State: req.State, AfterID: after, Limit: size + 1})
+	cs, err := s.store.ListConnections(ctx, store.ConnectionFilter{Tenant: req.Tenant, State: req.State, AfterID: after, Limit: size + 1})
 	if err != nil {
 		return nil, "", err
 	}
@@ -192,7 +203,10 @@ func (s *Service) Pause(ctx context.Context, id string) (*store.Connection, erro
 	})
 }
 
-var mappingVersionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
+var (
+	mappingVersionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
+	tenantPattern         = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+)
 
 // apply validates and copies the given fields from in to c, sealing tokens. Every problem is
 // reported at once.
@@ -216,13 +230,21 @@ func (s *Service) apply(c *store.Connection, in Input, fields []string) error {
 				violate(f, "is required")
 			}
 		case FieldHandyBaseURL:
+			// A token goes only to the host it was entered for: a new address drops it, and the
+			// same request must carry it again (handy.token) before the connection can activate.
+			if in.HandyBaseURL != c.HandyBaseURL && !slices.Contains(fields, FieldHandyToken) {
+				c.HandyToken = secret.Sealed{}
+			}
 			c.HandyBaseURL = in.HandyBaseURL
-			checkURL(f, in.HandyBaseURL, violate)
+			s.checkURL(f, in.HandyBaseURL, violate)
 		case FieldHandyToken:
 			c.HandyToken = seal(f, strings.TrimSpace(in.HandyToken))
 		case FieldBindBaseURL:
+			if in.BindBaseURL != c.BindBaseURL && !slices.Contains(fields, FieldBindToken) {
+				c.BindToken = secret.Sealed{}
+			}
 			c.BindBaseURL = in.BindBaseURL
-			checkURL(f, in.BindBaseURL, violate)
+			s.checkURL(f, in.BindBaseURL, violate)
 		case FieldBindUserName:
 			c.BindUserName = strings.TrimSpace(in.BindUserName)
 		case FieldBindToken:
@@ -264,12 +286,20 @@ func (s *Service) apply(c *store.Connection, in Input, fields []string) error {
 	return nil
 }
 
-func checkURL(field, raw string, violate func(string, string, ...any)) {
+// checkURL refuses a base URL that is malformed or whose host the operator has not allowed; an
+// empty one means the public API, which is always allowed.
+func (s *Service) checkURL(field, raw string, violate func(string, string, ...any)) {
 	if raw == "" {
 		return
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		violate(field, "must be an absolute http or https URL")
+		return
+	}
+	if s.urls != nil {
+		if err := s.urls.CheckURL(raw); err != nil {
+			violate(field, "%s", err.Error())
+		}
 	}
 }

@@ -3,7 +3,9 @@ package connection_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,7 +29,7 @@ func newService(t *testing.T) (*connection.Service, store.Store, *secret.Keyring
 	keys, err := secret.NewKeyring(secret.Key{ID: "k1", Bytes: bytes.Repeat([]byte{7}, secret.KeySize)})
 	require.NoError(t, err)
 	st := sqlstore.New(db)
-	return connection.NewService(st, keys, slog.New(slog.DiscardHandler), versions{"v1": true, "v2": true}), st, keys
+	return connection.NewService(st, keys, slog.New(slog.DiscardHandler), versions{"v1": true, "v2": true}, nil), st, keys
 }
 
 // versions stands in for the mapping registry.
@@ -39,12 +41,12 @@ func (v versions) Latest() string          { return "v2" }
 func TestCreatePinsTheNewestMappingVersion(t *testing.T) {
 	t.Parallel()
 	svc, _, _ := newService(t)
-	c, err := svc.Create(context.Background(), connection.Input{DisplayName: "x"})
+	c, err := svc.Create(context.Background(), "acme", connection.Input{DisplayName: "x"})
 	require.NoError(t, err)
 	require.Equal(t, "v2", c.MappingVersion)
-	_, err = svc.Create(context.Background(), connection.Input{DisplayName: "x", MappingVersion: "v7"})
+	_, err = svc.Create(context.Background(), "acme", connection.Input{DisplayName: "x", MappingVersion: "v7"})
 	require.ErrorContains(t, err, "mapping version v7 is not in use")
-	c, err = svc.Create(context.Background(), connection.Input{DisplayName: "x", MappingVersion: "v1"})
+	c, err = svc.Create(context.Background(), "acme", connection.Input{DisplayName: "x", MappingVersion: "v1"})
 	require.NoError(t, err)
 	require.Equal(t, "v1", c.MappingVersion)
 }
@@ -52,7 +54,7 @@ func TestCreatePinsTheNewestMappingVersion(t *testing.T) {
 func TestCreateNormalisesAndSeals(t *testing.T) {
 	t.Parallel()
 	svc, _, keys := newService(t)
-	c, err := svc.Create(context.Background(), connection.Input{
+	c, err := svc.Create(context.Background(), "acme", connection.Input{
 		DisplayName: "  Norte  ", HandyToken: " tok ",
 		Settings: store.Settings{Currency: " mxn ", PriceList: " General "},
 	})
@@ -70,7 +72,7 @@ func TestCreateNormalisesAndSeals(t *testing.T) {
 func TestCreateReportsEveryBadField(t *testing.T) {
 	t.Parallel()
 	svc, _, _ := newService(t)
-	_, err := svc.Create(context.Background(), connection.Input{
+	_, err := svc.Create(context.Background(), "acme", connection.Input{
 		HandyBaseURL: "hub.handy.la", Settings: store.Settings{TimeZone: "Local"}, MappingVersion: "latest",
 	})
 	var de *errs.Error
@@ -89,7 +91,7 @@ func TestActiveConnectionRefusesResolvedFieldsButTakesNewTokens(t *testing.T) {
 	t.Parallel()
 	svc, st, keys := newService(t)
 	ctx := context.Background()
-	c, err := svc.Create(ctx, connection.Input{DisplayName: "x", BindToken: "old"})
+	c, err := svc.Create(ctx, "acme", connection.Input{DisplayName: "x", BindToken: "old"})
 	require.NoError(t, err)
 	_, err = st.UpdateConnection(ctx, c.ID, func(c *store.Connection) error {
 		c.State = store.ConnectionActive
@@ -117,7 +119,7 @@ func TestPause(t *testing.T) {
 	t.Parallel()
 	svc, st, _ := newService(t)
 	ctx := context.Background()
-	c, err := svc.Create(ctx, connection.Input{DisplayName: "x"})
+	c, err := svc.Create(ctx, "acme", connection.Input{DisplayName: "x"})
 	require.NoError(t, err)
 
 	_, err = svc.Pause(ctx, c.ID)
@@ -134,4 +136,52 @@ func TestPause(t *testing.T) {
 	again, err := svc.Pause(ctx, c.ID)
 	require.NoError(t, err, "pausing twice is harmless")
 	require.Equal(t, store.ConnectionPaused, again.State)
+}
+
+// allowList allows one host, as the egress policy does for the operator's list.
+type allowList struct{ host string }
+
+func (a allowList) CheckURL(raw string) error {
+	if !strings.Contains(raw, "://"+a.host) {
+		return errors.New("host is not allowed")
+	}
+	return nil
+}
+
+func TestChangedBaseURLDropsItsToken(t *testing.T) {
+	t.Parallel()
+	_, st, keys := newService(t)
+	svc := connection.NewService(st, keys, slog.New(slog.DiscardHandler), versions{"v1": true, "v2": true}, allowList{"hub.example"})
+	ctx := context.Background()
+	c, err := svc.Create(ctx, "acme", connection.Input{DisplayName: "x", HandyBaseURL: "https://hub.example/api/v2",
+		HandyToken: "handy-secret", BindToken: "bind-secret"})
+	require.NoError(t, err)
+	require.False(t, c.HandyToken.IsZero())
+
+	// A host the operator did not allow is refused, naming the field.
+	_, err = svc.Update(ctx, c.ID, connection.Input{BindBaseURL: "http://169.254.169.254"}, []string{connection.FieldBindBaseURL})
+	require.True(t, errs.Is(err, errs.KindInvalid), "%v", err)
+	require.ErrorContains(t, err, "bind.base_url: host is not allowed")
+
+	// Moving Handy to another address without the token drops the stored token; Bind's stays.
+	u, err := svc.Update(ctx, c.ID, connection.Input{HandyBaseURL: "https://hub.example/other"}, []string{connection.FieldHandyBaseURL})
+	require.NoError(t, err)
+	require.True(t, u.HandyToken.IsZero(), "the token must not follow the connection to a new address")
+	require.False(t, u.BindToken.IsZero())
+
+	// With the token in the same request, both change together.
+	u, err = svc.Update(ctx, c.ID, connection.Input{HandyBaseURL: "https://hub.example/api/v2", HandyToken: "again"},
+		[]string{connection.FieldHandyBaseURL, connection.FieldHandyToken})
+	require.NoError(t, err)
+	plain, err := keys.Open(u.HandyToken, connection.TokenAAD(c.ID, connection.FieldHandyToken))
+	require.NoError(t, err)
+	require.Equal(t, "again", plain)
+
+	// Naming the same address again keeps the token.
+	u, err = svc.Update(ctx, c.ID, connection.Input{HandyBaseURL: "https://hub.example/api/v2"}, []string{connection.FieldHandyBaseURL})
+	require.NoError(t, err)
+	require.False(t, u.HandyToken.IsZero())
+
+	_, err = svc.Create(ctx, "", connection.Input{DisplayName: "x"})
+	require.True(t, errs.Is(err, errs.KindInvalid), "a connection needs a tenant")
 }

@@ -19,10 +19,15 @@ import (
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/app"
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/bind/bindsim"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/store"
 )
+
+// Tenant is the demo company's tenant.
+const Tenant = "demo"
 
 // Run seeds both simulators, starts the service on cfg (its database is the demo's own, made
 // afresh), creates and activates a connection, runs every sync, prints what happened and keeps
@@ -53,9 +58,21 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 	}
 	fmt.Fprintf(out, "Handy simulator: %s/api/v2 (token %q)\nBind simulator:  %s (API key %q)\n\n", handyURL, HandyToken, bindURL, BindToken)
 
+	// The simulators listen on loopback, which the service refuses to call unless told.
+	sims := strings.TrimPrefix(handyURL, "http://") + "," + strings.TrimPrefix(bindURL, "http://")
+	if cfg.AllowHosts != "" {
+		sims = cfg.AllowHosts + "," + sims
+	}
+	cfg.AllowHosts = sims
 	srv, err := app.NewServer(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	// The demo is a partner of tenant "demo": it mints its key the way an operator would.
+	apiKey, _, err := srv.KeyAdmin().Create(ctx, app.NewKeyRequest{Role: store.RolePartner, Tenant: Tenant, Name: "demo"})
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("creating the demo's API key: %w", err)
 	}
 	if err := srv.Listen(ctx); err != nil {
 		srv.Close()
@@ -64,7 +81,7 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx) }()
 
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.Bearer(apiKey)))
 	if err != nil {
 		return err
 	}
@@ -73,8 +90,11 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 	if err := d.story(ctx, hs, company, r); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe service keeps running: gRPC on %s, REST on http://%s (try curl http://%s/v1/connections/%s/runs). Ctrl-C stops it.\n",
-		srv.GRPCAddr(), srv.HTTPAddr(), srv.HTTPAddr(), d.connID)
+	fmt.Fprintf(out, "\nThe service keeps running: gRPC on %s, REST on http://%s. Ctrl-C stops it.\n"+
+		"API key of the demo's tenant (partner role, tenant %q):\n  %s\nTry:\n"+
+		"  curl -H 'Authorization: Bearer %s' http://%s/v1/connections/%s/runs\n"+
+		"  grpcurl -plaintext -H 'authorization: Bearer %s' %s list\n",
+		srv.GRPCAddr(), srv.HTTPAddr(), Tenant, apiKey, apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
 	return <-served
 }
 

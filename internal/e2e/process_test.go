@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/bind/bindsim"
 	"github.com/handybind/handybind/internal/handy"
@@ -59,7 +62,7 @@ func freeAddr(t *testing.T) string {
 type proc struct {
 	cmd      *exec.Cmd
 	grpcAddr string
-	conn     *grpc.ClientConn
+	conn     *grpc.ClientConn // calls with a platform key made by `handybind keys create`
 	log      string
 }
 
@@ -76,7 +79,8 @@ func start(t *testing.T, dbURL, key string, extra ...string) *proc {
 	logFile, err := os.Create(p.log)
 	require.NoError(t, err)
 	args := append([]string{"serve", "--migrate", "--database-url", dbURL, "--grpc-addr", p.grpcAddr, "--http-addr", freeAddr(t),
-		"--mappings-dir", "../../mappings", "--bind-rps", "1000", "--log-level", "debug"}, extra...)
+		"--mappings-dir", "../../mappings", "--bind-rps", "1000", "--log-level", "debug",
+		"--admin-addr", freeAddr(t), "--allow-hosts", "127.0.0.1"}, extra...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), "HANDYBIND_SECRET_KEY="+key, "HANDYBIND_DATA_DIR="+t.TempDir())
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
@@ -88,14 +92,31 @@ func start(t *testing.T, dbURL, key string, extra ...string) *proc {
 		}
 		logFile.Close()
 	})
-	p.conn, err = grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	health, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() { p.conn.Close() })
+	defer health.Close()
 	require.Eventually(t, func() bool {
-		res, err := healthpb.NewHealthClient(p.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+		res, err := healthpb.NewHealthClient(health).Check(context.Background(), &healthpb.HealthCheckRequest{})
 		return err == nil && res.GetStatus() == healthpb.HealthCheckResponse_SERVING
 	}, 30*time.Second, 50*time.Millisecond, "handybind did not start; see %s", p.log)
+	p.conn, err = grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.Bearer(mintKey(t, dbURL))))
+	require.NoError(t, err)
+	t.Cleanup(func() { p.conn.Close() })
 	return p
+}
+
+// mintKey makes a platform key with the CLI, as an operator would, and returns it.
+func mintKey(t *testing.T, dbURL string) string {
+	t.Helper()
+	cmd := exec.Command(binary, "keys", "create", "--role", "platform", "--name", "e2e", "--database-url", dbURL, "--json")
+	cmd.Env = append(os.Environ(), "HANDYBIND_DATA_DIR="+t.TempDir())
+	out, err := cmd.Output()
+	require.NoError(t, err, "keys create: %s", out)
+	var created struct{ ID, Key string }
+	require.NoError(t, json.Unmarshal(out, &created), "keys create --json printed %s", out)
+	require.True(t, strings.HasPrefix(created.Key, created.ID+"_"), "the key starts with its id")
+	return created.Key
 }
 
 func (p *proc) kill(t *testing.T) {
@@ -140,7 +161,7 @@ func (c *company) connect(t *testing.T, p *proc) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := p.connections().CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{
-		DisplayName: "Distribuidora", Handy: &pb.HandyCredentials{BaseUrl: c.handyURL, Token: "h-tok"},
+		DisplayName: "Distribuidora", Tenant: "acme", Handy: &pb.HandyCredentials{BaseUrl: c.handyURL, Token: "h-tok"},
 		Bind:     &pb.BindCredentials{BaseUrl: c.bindURL, UserName: "admin", Token: "b-tok"},
 		Settings: &pb.ConnectionSettings{PriceList: "Lista General", Currency: "MXN", Warehouse: "Matriz", LedgerAccount: "105-01-001"},
 	}})

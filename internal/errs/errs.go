@@ -100,6 +100,16 @@ func FailedPrecondition(format string, args ...any) *Error {
 	return &Error{Kind: KindFailedPrecondition, Message: fmt.Sprintf(format, args...)}
 }
 
+// Unauthenticated reports a call without a valid credential.
+func Unauthenticated(format string, args ...any) *Error {
+	return &Error{Kind: KindUnauthenticated, Message: fmt.Sprintf(format, args...)}
+}
+
+// PermissionDenied reports a known caller asking for something its role does not allow.
+func PermissionDenied(format string, args ...any) *Error {
+	return &Error{Kind: KindPermissionDenied, Message: fmt.Sprintf(format, args...)}
+}
+
 // Unavailable reports a dependency that cannot be reached; the caller may retry.
 func Unavailable(cause error, format string, args ...any) *Error {
 	return &Error{Kind: KindUnavailable, Message: fmt.Sprintf(format, args...), Cause: cause}

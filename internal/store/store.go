@@ -20,6 +20,8 @@ type Store interface {
 	RunStore
 	LinkStore
 	SyncStateStore
+	KeyStore
+	AuditStore
 
 	// Tx runs fn in one transaction: it commits when fn returns nil and rolls back otherwise.
 	// Inside fn use only tx: on SQLite the single connection is held by the transaction.
@@ -41,7 +43,9 @@ const (
 
 // Connection links one Handy account to one Bind ERP company. Tokens are only ever held sealed.
 type Connection struct {
-	ID          string
+	ID string
+	// Tenant is the Handy company the connection belongs to; set at creation, never changed.
+	Tenant      string
 	DisplayName string
 	State       ConnectionState
 	StateReason string
@@ -82,6 +86,7 @@ type ResolvedIDs struct {
 
 // ConnectionFilter selects a page of connections.
 type ConnectionFilter struct {
+	Tenant  string          // empty: every tenant
 	State   ConnectionState // empty: any
 	AfterID string          // only ids greater than this (paging)
 	Limit   int
@@ -292,4 +297,82 @@ type SyncStateStore interface {
 	DeletePendingSale(ctx context.Context, connectionID, handyID string) error
 	// ListPendingSales returns up to limit pending sales of a connection, oldest first.
 	ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*PendingSale, error)
+}
+
+// Role is what an API key may do.
+type Role string
+
+// The roles.
+const (
+	// RolePlatform is Handy's backend: every tenant.
+	RolePlatform Role = "platform"
+	// RolePartner manages the connections and runs of one tenant.
+	RolePartner Role = "partner"
+	// RoleIntegrator works on mappings and reads the runs of one tenant.
+	RoleIntegrator Role = "integrator"
+)
+
+// APIKey is a caller's credential. Only a hash of its secret is kept.
+type APIKey struct {
+	ID     string // the public part of the key, also its name in logs and the audit log
+	Name   string
+	Role   Role
+	Tenant string // empty for platform keys
+	// SecretHash is the SHA-256 of the key's secret part.
+	SecretHash []byte
+	// CertCN, when set, lets a verified client certificate with this common name act as this key.
+	CertCN    string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: live
+}
+
+// KeyFilter selects a page of keys.
+type KeyFilter struct {
+	AfterID        string
+	Limit          int
+	IncludeRevoked bool
+}
+
+// KeyStore keeps API keys.
+type KeyStore interface {
+	// CreateKey inserts k; an existing id, or a certificate name held by another live key, is a
+	// conflict. CreatedAt is set by the store.
+	CreateKey(ctx context.Context, k *APIKey) error
+	// GetKey returns the key (revoked or not) or a not-found error.
+	GetKey(ctx context.Context, id string) (*APIKey, error)
+	// GetKeyByCertCN returns the live key bound to a client certificate name, or a not-found error.
+	GetKeyByCertCN(ctx context.Context, cn string) (*APIKey, error)
+	// ListKeys returns up to f.Limit keys in ascending id order.
+	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, error)
+	// RevokeKey marks the key revoked now, and returns it; revoking a revoked key keeps the first
+	// time. A missing key is not-found.
+	RevokeKey(ctx context.Context, id string) (*APIKey, error)
+}
+
+// AuditEvent records one change: who made it, to what, and how it ended.
+type AuditEvent struct {
+	ID       string // a time-ordered UUID
+	Time     time.Time
+	KeyID    string
+	Role     Role
+	Tenant   string
+	Method   string // the API method or CLI command
+	Resource string // for example "connections/<id>"
+	Outcome  string // "OK" or the error code
+}
+
+// AuditFilter selects a page of the audit log.
+type AuditFilter struct {
+	Tenant   string // empty: every tenant
+	BeforeID string // only ids less than this (paging, newest first)
+	Limit    int
+}
+
+// AuditStore keeps the audit log, which is only ever appended to.
+type AuditStore interface {
+	// AppendAudit inserts e; e.ID must be set. Time is set by the store when zero.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns up to f.Limit events, newest first (descending id).
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }

@@ -94,7 +94,7 @@ func newWorld(t testing.TB, dbURL string) *world {
 	reg, err := mapping.NewRegistry("../../mappings", nil)
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
-	w.conns = connection.NewService(w.store, keys, log, versions{reg})
+	w.conns = connection.NewService(w.store, keys, log, versions{reg}, nil)
 	w.engine = syncer.New(syncer.Deps{
 		Store: w.store, Keys: keys, Mappings: reg, Log: log,
 		BindOptions: func(o *bind.Options) {
@@ -102,7 +102,7 @@ func newWorld(t testing.TB, dbURL string) *world {
 		},
 		HandyOptions: func(o *handy.Options) { o.RetryBase, o.RetryMax = time.Millisecond, 5*time.Millisecond },
 	})
-	c, err := w.conns.Create(ctx, connection.Input{
+	c, err := w.conns.Create(ctx, "acme", connection.Input{
 		DisplayName: "Distribuidora del Norte", HandyBaseURL: hs.URL + "/api/v2", HandyToken: handyToken,
 		BindBaseURL: bs.URL, BindUserName: "admin", BindToken: bindToken,
 		Settings: store.Settings{PriceList: "Lista General", Currency: "MXN", Warehouse: "Almacén Matriz", LedgerAccount: "105-01-001"},

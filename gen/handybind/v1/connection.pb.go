@@ -113,7 +113,10 @@ type Connection struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The tenant (Handy company) the connection belongs to, set at creation and never changed. A
+	// platform key names it when creating a connection; a partner key's own tenant is used otherwise.
+	Tenant        string `protobuf:"bytes,13,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,6 +233,13 @@ func (x *Connection) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Connection) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // HandyCredentials say how to reach a Handy account.
@@ -701,7 +711,9 @@ type ListConnectionsRequest struct {
 	// The next_page_token of the previous page.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only connections in this state.
-	State         ConnectionState `protobuf:"varint,3,opt,name=state,proto3,enum=handybind.v1.ConnectionState" json:"state,omitempty"`
+	State ConnectionState `protobuf:"varint,3,opt,name=state,proto3,enum=handybind.v1.ConnectionState" json:"state,omitempty"`
+	// Only connections of this tenant. A partner key only ever sees its own tenant's.
+	Tenant        string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -755,6 +767,13 @@ func (x *ListConnectionsRequest) GetState() ConnectionState {
 		return x.State
 	}
 	return ConnectionState_CONNECTION_STATE_UNSPECIFIED
+}
+
+func (x *ListConnectionsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 type ListConnectionsResponse struct {
@@ -1001,7 +1020,7 @@ var File_handybind_v1_connection_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xaf\x05\n" +
+	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xee\x05\n" +
 	"\n" +
 	"Connection\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x02id\x12+\n" +
@@ -1018,7 +1037,8 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
-	"updateTime\"\xa8\x02\n" +
+	"updateTime\x12=\n" +
+	"\x06tenant\x18\r \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x06tenant\"\xa8\x02\n" +
 	"\x10HandyCredentials\x12\xaf\x01\n" +
 	"\bbase_url\x18\x01 \x01(\tB\x93\x01\xbaH\x8f\x01\xba\x01\x83\x01\n" +
 	"\rbase_url.http\x12%must be an absolute http or https URL\x1aKthis.isUri() && (this.startsWith('https://') || this.startsWith('http://'))\xd8\x01\x01r\x03\x18\x80\x10R\abaseUrl\x12>\n" +
@@ -1058,13 +1078,14 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"connection:w\xbaHt\x1ar\n" +
 	" connection.display_name.required\x12#connection.display_name is required\x1a)this.connection.display_name.trim() != ''\"0\n" +
 	"\x14GetConnectionRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\xa9\x01\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\xe8\x01\n" +
 	"\x16ListConnectionsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12=\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x1d.handybind.v1.ConnectionStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"}\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1d.handybind.v1.ConnectionStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12=\n" +
+	"\x06tenant\x18\x04 \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x06tenant\"}\n" +
 	"\x17ListConnectionsResponse\x12:\n" +
 	"\vconnections\x18\x01 \x03(\v2\x18.handybind.v1.ConnectionR\vconnections\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf4\x01\n" +
@@ -1096,8 +1117,13 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"connection2\x1f/v1/connections/{connection.id}\x12o\n" +
 	"\x10DeleteConnection\x12%.handybind.v1.DeleteConnectionRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/connections/{id}\x12\x81\x01\n" +
 	"\x12ActivateConnection\x12'.handybind.v1.ActivateConnectionRequest\x1a\x18.handybind.v1.Connection\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/connections/{id}:activate\x12x\n" +
-	"\x0fPauseConnection\x12$.handybind.v1.PauseConnectionRequest\x1a\x18.handybind.v1.Connection\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/connections/{id}:pauseB\xba\x01\x92Az\x12T\n" +
-	"\thandybind\x12BKeeps a Bind ERP company in step with a Handy field-sales account.2\x031.02\x10application/json:\x10application/jsonZ;github.com/handybind/handybind/gen/handybind/v1;handybindv1b\x06proto3"
+	"\x0fPauseConnection\x12$.handybind.v1.PauseConnectionRequest\x1a\x18.handybind.v1.Connection\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/connections/{id}:pauseB\xb1\x02\x92A\xf0\x01\x12T\n" +
+	"\thandybind\x12BKeeps a Bind ERP company in step with a Handy field-sales account.2\x031.02\x10application/json:\x10application/jsonZf\n" +
+	"d\n" +
+	"\x06bearer\x12Z\b\x02\x12EAn API key made with `handybind keys create`, sent as `Bearer <key>`.\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z;github.com/handybind/handybind/gen/handybind/v1;handybindv1b\x06proto3"
 
 var (
 	file_handybind_v1_connection_proto_rawDescOnce sync.Once

@@ -13,6 +13,7 @@ import (
 
 type connectionRow struct {
 	ID                   string `gorm:"primaryKey"`
+	Tenant               string
 	DisplayName          string
 	State                string
 	StateReason          string
@@ -45,6 +46,7 @@ func (connectionRow) TableName() string { return "connections" }
 func toConnectionRow(c *store.Connection) *connectionRow {
 	return &connectionRow{
 		ID:                   c.ID,
+		Tenant:               c.Tenant,
 		DisplayName:          c.DisplayName,
 		State:                string(c.State),
 		StateReason:          c.StateReason,
@@ -76,6 +78,7 @@ func toConnectionRow(c *store.Connection) *connectionRow {
 func (r *connectionRow) toStore() *store.Connection {
 	return &store.Connection{
 		ID:           r.ID,
+		Tenant:       r.Tenant,
 		DisplayName:  r.DisplayName,
 		State:        store.ConnectionState(r.State),
 		StateReason:  r.StateReason,
@@ -288,3 +291,42 @@ type pendingSaleRow struct {
 }
 
 func (pendingSaleRow) TableName() string { return "pending_sales" }
+
+type apiKeyRow struct {
+	ID         string `gorm:"primaryKey"`
+	Name       string
+	Role       string
+	Tenant     string
+	SecretHash []byte
+	CertCN     string    `gorm:"column:cert_cn"`
+	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
+	ExpiresAt  sql.NullTime
+	RevokedAt  sql.NullTime
+}
+
+func (apiKeyRow) TableName() string { return "api_keys" }
+
+func (r *apiKeyRow) toStore() *store.APIKey {
+	return &store.APIKey{
+		ID: r.ID, Name: r.Name, Role: store.Role(r.Role), Tenant: r.Tenant, SecretHash: r.SecretHash, CertCN: r.CertCN,
+		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: fromNullTime(r.ExpiresAt), RevokedAt: fromNullTime(r.RevokedAt),
+	}
+}
+
+type auditEventRow struct {
+	ID       string `gorm:"primaryKey"`
+	Time     time.Time
+	KeyID    string
+	Role     string
+	Tenant   string
+	Method   string
+	Resource string
+	Outcome  string
+}
+
+func (auditEventRow) TableName() string { return "audit_events" }
+
+func (r *auditEventRow) toStore() *store.AuditEvent {
+	return &store.AuditEvent{ID: r.ID, Time: r.Time, KeyID: r.KeyID, Role: store.Role(r.Role), Tenant: r.Tenant,
+		Method: r.Method, Resource: r.Resource, Outcome: r.Outcome}
+}

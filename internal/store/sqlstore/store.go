@@ -120,6 +120,9 @@ func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection
 // ListConnections implements store.ConnectionStore.
 func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) ([]*store.Connection, error) {
 	q := s.db.WithContext(ctx).Order("id ASC").Limit(f.Limit)
+	if f.Tenant != "" {
+		q = q.Where("tenant = ?", f.Tenant)
+	}
 	if f.State != "" {
 		q = q.Where("state = ?", string(f.State))
 	}
@@ -150,8 +153,8 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.
 		if err := fn(c); err != nil {
 			return err
 		}
-		// The id and creation time are the record's identity; fn cannot change them.
-		c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt.UTC(), t.timestamp()
+		// The id, tenant and creation time are the record's identity; fn cannot change them.
+		c.ID, c.Tenant, c.CreatedAt, c.UpdatedAt = row.ID, row.Tenant, row.CreatedAt.UTC(), t.timestamp()
 		if err := t.db.WithContext(ctx).Select("*").Save(toConnectionRow(c)).Error; err != nil {
 			return adapt(err, "connection "+id)
 		}

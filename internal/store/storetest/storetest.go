@@ -34,6 +34,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Links", testLinks},
 		{"TxCommitsAndRollsBack", testTx},
 		{"SyncState", testSyncState},
+		{"ConnectionTenants", testConnectionTenants},
+		{"Keys", testKeys},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +55,7 @@ func newID(t *testing.T) string {
 func sampleConnection(t *testing.T) *store.Connection {
 	return &store.Connection{
 		ID:           newID(t),
+		Tenant:       "acme",
 		DisplayName:  "Distribuidora del Norte",
 		State:        store.ConnectionDraft,
 		HandyBaseURL: "http://127.0.0.1:1/api/v2",
@@ -409,4 +413,115 @@ func testSyncState(t *testing.T, s store.Store) {
 	pending, err = s.ListPendingSales(ctx, c.ID, 10)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
+}
+
+func testConnectionTenants(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var acme, globex []string
+	for i := range 4 {
+		c := sampleConnection(t)
+		if i%2 == 0 {
+			c.Tenant = "globex"
+			globex = append(globex, c.ID)
+		} else {
+			acme = append(acme, c.ID)
+		}
+		require.NoError(t, s.CreateConnection(ctx, c))
+	}
+	got, err := s.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, acme, connIDs(got))
+	got, err = s.ListConnections(ctx, store.ConnectionFilter{Tenant: "globex", Limit: 1, AfterID: globex[0]})
+	require.NoError(t, err)
+	require.Equal(t, globex[1:], connIDs(got))
+
+	// The tenant is part of the record's identity: an update cannot move it.
+	updated, err := s.UpdateConnection(ctx, acme[0], func(c *store.Connection) error {
+		c.Tenant = "globex"
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "acme", updated.Tenant)
+	stored, err := s.GetConnection(ctx, acme[0])
+	require.NoError(t, err)
+	require.Equal(t, "acme", stored.Tenant)
+}
+
+func testKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	expires := time.Date(2027, 1, 2, 3, 4, 5, 6000, time.UTC)
+	partner := &store.APIKey{ID: "hbk_a1", Name: "acme implementer", Role: store.RolePartner, Tenant: "acme",
+		SecretHash: []byte{1, 2, 3}, CertCN: "acme-backend", ExpiresAt: expires}
+	require.NoError(t, s.CreateKey(ctx, partner))
+	require.False(t, partner.CreatedAt.IsZero())
+	platform := &store.APIKey{ID: "hbk_b2", Role: store.RolePlatform, SecretHash: []byte{4}}
+	require.NoError(t, s.CreateKey(ctx, platform))
+
+	got, err := s.GetKey(ctx, "hbk_a1")
+	require.NoError(t, err)
+	require.Equal(t, partner, got)
+	_, err = s.GetKey(ctx, "hbk_zz")
+	requireKind(t, err, errs.KindNotFound)
+	requireKind(t, s.CreateKey(ctx, &store.APIKey{ID: "hbk_a1", Role: store.RolePlatform, SecretHash: []byte{5}}), errs.KindConflict)
+	// One certificate name maps to at most one live key.
+	requireKind(t, s.CreateKey(ctx, &store.APIKey{ID: "hbk_c3", Role: store.RolePlatform, SecretHash: []byte{5}, CertCN: "acme-backend"}), errs.KindConflict)
+
+	byCert, err := s.GetKeyByCertCN(ctx, "acme-backend")
+	require.NoError(t, err)
+	require.Equal(t, "hbk_a1", byCert.ID)
+	_, err = s.GetKeyByCertCN(ctx, "")
+	requireKind(t, err, errs.KindNotFound)
+
+	revoked, err := s.RevokeKey(ctx, "hbk_a1")
+	require.NoError(t, err)
+	require.False(t, revoked.RevokedAt.IsZero())
+	again, err := s.RevokeKey(ctx, "hbk_a1")
+	require.NoError(t, err)
+	require.Equal(t, revoked.RevokedAt, again.RevokedAt, "revoking twice keeps the first time")
+	_, err = s.RevokeKey(ctx, "hbk_zz")
+	requireKind(t, err, errs.KindNotFound)
+	_, err = s.GetKeyByCertCN(ctx, "acme-backend")
+	requireKind(t, err, errs.KindNotFound)
+	// A revoked key's certificate name can be given to a new key.
+	require.NoError(t, s.CreateKey(ctx, &store.APIKey{ID: "hbk_c3", Role: store.RolePlatform, SecretHash: []byte{5}, CertCN: "acme-backend"}))
+
+	live, err := s.ListKeys(ctx, store.KeyFilter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, live, 2)
+	require.Equal(t, "hbk_b2", live[0].ID)
+	all, err := s.ListKeys(ctx, store.KeyFilter{Limit: 10, IncludeRevoked: true})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	page, err := s.ListKeys(ctx, store.KeyFilter{Limit: 10, IncludeRevoked: true, AfterID: "hbk_a1"})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var ids []string
+	for i := range 4 {
+		tenant := "acme"
+		if i == 2 {
+			tenant = "globex"
+		}
+		e := &store.AuditEvent{ID: newID(t), KeyID: "hbk_a1", Role: store.RolePartner, Tenant: tenant,
+			Method: "/handybind.v1.ConnectionService/DeleteConnection", Resource: fmt.Sprintf("connections/%d", i), Outcome: "OK"}
+		require.NoError(t, s.AppendAudit(ctx, e))
+		require.False(t, e.Time.IsZero())
+		ids = append(ids, e.ID)
+	}
+	got, err := s.ListAudit(ctx, store.AuditFilter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	require.Equal(t, ids[3], got[0].ID, "newest first")
+	acme, err := s.ListAudit(ctx, store.AuditFilter{Tenant: "acme", Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{ids[3], ids[1]}, []string{acme[0].ID, acme[1].ID})
+	rest, err := s.ListAudit(ctx, store.AuditFilter{Tenant: "acme", Limit: 2, BeforeID: acme[1].ID})
+	require.NoError(t, err)
+	require.Len(t, rest, 1)
+	require.Equal(t, ids[0], rest[0].ID)
+	require.Equal(t, "connections/0", rest[0].Resource)
+	require.Equal(t, store.RolePartner, rest[0].Role)
 }
