@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/handybind/handybind/internal/auth"
+	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/metrics"
 )
 
@@ -151,6 +152,9 @@ func validationInterceptor(v protovalidate.Validator) grpc.UnaryServerIntercepto
 		msg, ok := req.(proto.Message)
 		if !ok {
 			return nil, status.Errorf(codes.Internal, "request of type %T is not a protobuf message", req)
+		}
+		if bad := badStrings(msg.ProtoReflect()); len(bad) > 0 {
+			return nil, toStatus(ctx, Logger(ctx, slog.Default()), errs.Invalid(bad...))
 		}
 		if err := v.Validate(msg); err != nil {
 			return nil, validationStatus(err)

@@ -71,3 +71,28 @@ func All[T any](seq iter.Seq2[T, error]) ([]T, error) {
 	}
 	return out, nil
 }
+
+// StatusReason is a short reason of our own for an HTTP status from Handy or Bind. Errors that
+// reach callers carry it instead of the upstream body, which could hold anything the far side
+// chose to say (or, from a host that is not the real API, what an internal service revealed).
+func StatusReason(status int) string {
+	switch {
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
+		return "the request was refused as invalid"
+	case status == http.StatusUnauthorized:
+		return "the credentials were rejected"
+	case status == http.StatusForbidden:
+		return "the credentials may not do this"
+	case status == http.StatusNotFound:
+		return "not found"
+	case status == http.StatusConflict:
+		return "conflict with the current state"
+	case status == http.StatusTooManyRequests:
+		return "rate limited"
+	case status >= 500:
+		return "the service failed"
+	case status >= 300 && status < 400:
+		return "unexpected redirect"
+	}
+	return "unexpected answer"
+}

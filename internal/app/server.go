@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"crypto/tls"
 	"io/fs"
@@ -17,6 +20,7 @@ import (
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -357,6 +361,17 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return "", false
 		}),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+		// A known path with the wrong method is the caller's mistake (405), not a missing server
+		// feature (the gateway's default maps it to UNIMPLEMENTED, a 501).
+		runtime.WithRoutingErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
+			if code == http.StatusMethodNotAllowed {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				_, _ = fmt.Fprintf(w, `{"code":%d,"message":"method %s is not allowed on this path"}`, codes.InvalidArgument, r.Method)
+				return
+			}
+			runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, code)
+		}),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		pb.RegisterConnectionServiceHandler,
@@ -373,7 +388,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", http.MaxBytesHandler(gw, maxBody))
+	mux.Handle("/", http.MaxBytesHandler(validUTF8(gw), maxBody))
 	return mux, nil
 }
 
@@ -497,4 +512,44 @@ func (s *Server) Close() {
 		_ = s.gwConn.Close()
 	}
 	s.db.Close()
+}
+
+// Methods lists every unary method the gRPC server serves, as full method names; the access
+// test walks them to prove none is left without a rule.
+func (s *Server) Methods() []string {
+	var out []string
+	for name, info := range s.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			if !m.IsClientStream && !m.IsServerStream {
+				out = append(out, "/"+name+"/"+m.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// validUTF8 refuses a URL whose path or query is not UTF-8: the gateway would copy it into a
+// protobuf string, which cannot hold it, and fail with an internal error.
+func validUTF8(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		where := ""
+		if !utf8.ValidString(r.URL.Path) {
+			where = "the URL path"
+		}
+		for k, vs := range r.URL.Query() {
+			for _, v := range append([]string{k}, vs...) {
+				if !utf8.ValidString(v) {
+					where = "the query parameter " + strconv.Quote(strings.ToValidUTF8(k, "?"))
+				}
+			}
+		}
+		if where != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"code":%d,"message":%s}`, codes.InvalidArgument, strconv.Quote(where+" is not valid UTF-8"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -66,7 +67,13 @@ type harness struct {
 	runs        pb.RunServiceClient
 }
 
-func startServer(t *testing.T, cfg app.Config) *harness {
+func startServer(t testing.TB, cfg app.Config) *harness {
+	t.Helper()
+	return startServerOver(t, cfg, insecure.NewCredentials())
+}
+
+// startServerOver is startServer with the harness's gRPC client on the given transport.
+func startServerOver(t testing.TB, cfg app.Config, creds credentials.TransportCredentials) *harness {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -78,7 +85,8 @@ func startServer(t *testing.T, cfg app.Config) *harness {
 	go func() { done <- srv.Serve(ctx) }()
 
 	key := mintKey(t, srv, store.RolePartner, "acme")
-	conn := dial(t, srv.GRPCAddr(), key)
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(creds), grpc.WithPerRPCCredentials(bearer(key)))
+	require.NoError(t, err)
 	h := &harness{
 		cfg: cfg, srv: srv, logs: logs, conn: conn, rest: "http://" + srv.HTTPAddr(),
 		key: key, platformKey: mintKey(t, srv, store.RolePlatform, ""),
@@ -110,15 +118,18 @@ func startServer(t *testing.T, cfg app.Config) *harness {
 }
 
 // mintKey makes an API key as an operator would, and returns its plaintext.
-func mintKey(t *testing.T, srv *app.Server, role store.Role, tenant string) string {
+func mintKey(t testing.TB, srv *app.Server, role store.Role, tenant string) string {
 	t.Helper()
 	key, _, err := srv.KeyAdmin().Create(context.Background(), app.NewKeyRequest{Role: role, Tenant: tenant, Name: "test " + string(role) + " " + tenant})
 	require.NoError(t, err)
 	return key
 }
 
+// bearer sends key with every call.
+func bearer(key string) auth.Bearer { return auth.Bearer(key) }
+
 // dial returns a gRPC client that sends key with every call ("" sends none).
-func dial(t *testing.T, addr, key string) *grpc.ClientConn {
+func dial(t testing.TB, addr, key string) *grpc.ClientConn {
 	t.Helper()
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if key != "" {
@@ -130,7 +141,7 @@ func dial(t *testing.T, addr, key string) *grpc.ClientConn {
 	return conn
 }
 
-func testConfig(t *testing.T, dbURL string) app.Config {
+func testConfig(t testing.TB, dbURL string) app.Config {
 	cfg := app.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = dbURL

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/handybind/handybind/internal/apiclient"
 )
 
 // ErrCredentialsRejected is wrapped by every error for a 401: the API key is wrong, revoked or
@@ -26,16 +28,22 @@ type APIError struct {
 	Body string
 }
 
+// Error names the system, the call, the status and a reason of ours; never Bind's body, which
+// reaches callers only through Detail where a caller chooses to log it.
 func (e *APIError) Error() string {
+	return fmt.Sprintf("Bind %s %s: HTTP %d (%s)", e.Method, e.Path, e.Status, apiclient.StatusReason(e.Status))
+}
+
+// Detail is what Bind said, for the server log only.
+func (e *APIError) Detail() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Bind %s %s: HTTP %d", e.Method, e.Path, e.Status)
 	switch {
 	case e.Message != "" && e.Code != "":
-		fmt.Fprintf(&b, ": %s (code %s)", e.Message, e.Code)
+		fmt.Fprintf(&b, "%s (code %s)", e.Message, e.Code)
 	case e.Message != "":
-		fmt.Fprintf(&b, ": %s", e.Message)
-	case e.Body != "":
-		fmt.Fprintf(&b, ": %s", e.Body)
+		b.WriteString(e.Message)
+	default:
+		b.WriteString(e.Body)
 	}
 	return b.String()
 }

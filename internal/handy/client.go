@@ -53,12 +53,10 @@ type APIError struct {
 	Body string
 }
 
+// Error names the system, the call, the status and a reason of ours; never Handy's body (see
+// apiclient.StatusReason), which is kept in Body for the server log.
 func (e *APIError) Error() string {
-	msg := fmt.Sprintf("Handy %s %s: HTTP %d", e.Method, e.Path, e.Status)
-	if e.Body != "" {
-		msg += ": " + e.Body
-	}
-	return msg
+	return fmt.Sprintf("Handy %s %s: HTTP %d (%s)", e.Method, e.Path, e.Status, apiclient.StatusReason(e.Status))
 }
 
 // Unwrap makes a 401 match ErrCredentialsRejected and a 404 ErrNotFound.

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/handybind/handybind/internal/apiclient"
 	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/store"
@@ -124,7 +128,20 @@ func upstream(system, what string, err error) error {
 	if errors.Is(err, bind.ErrCredentialsRejected) || errors.Is(err, handy.ErrCredentialsRejected) {
 		return &errs.Error{Kind: errs.KindFailedPrecondition, Message: fmt.Sprintf("%s rejected %s; check it and update the connection", system, what), Cause: err}
 	}
-	return errs.Unavailable(err, "%s could not be reached: %v", system, err)
+	var be *bind.APIError
+	var he *handy.APIError
+	switch {
+	case errors.As(err, &be):
+		return errs.Unavailable(err, "%s answered HTTP %d to %s %s (%s)", system, be.Status, be.Method, be.Path, apiclient.StatusReason(be.Status))
+	case errors.As(err, &he):
+		return errs.Unavailable(err, "%s answered HTTP %d to %s %s (%s)", system, he.Status, he.Method, he.Path, apiclient.StatusReason(he.Status))
+	}
+	var refused *egress.NotAllowedError
+	if errors.As(err, &refused) {
+		return &errs.Error{Kind: errs.KindFailedPrecondition, Message: fmt.Sprintf("%s: %v", system, refused), Cause: err}
+	}
+	// Transport failures are named by kind only: the details (addresses, ports) are the server's business.
+	return errs.Unavailable(err, "%s could not be reached (%s); try again later", system, transportReason(err))
 }
 
 func quoteList(names []string) string {
@@ -134,4 +151,20 @@ func quoteList(names []string) string {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	return `"` + strings.Join(sorted, `", "`) + `"`
+}
+
+// transportReason names a transport failure without its addresses.
+func transportReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "its host name does not resolve"
+	}
+	return "no answer"
 }

@@ -153,6 +153,11 @@ func (s *session) postpone(ctx context.Context, saleID, sum, reason string, caus
 		return err
 	}
 	s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, reason+"; it will be tried again by the next runs", sum)
+	// What Bind said stays in the server log: callers see only our own reason.
+	var be *bind.APIError
+	if errors.As(cause, &be) {
+		s.e.d.Log.WarnContext(ctx, "Bind refused a sale's order", "connection_id", s.c.ID, "sale", saleID, "status", be.Status, "bind_says", be.Detail())
+	}
 	return fatal(cause)
 }
 
