@@ -16,7 +16,7 @@ func badStrings(m protoreflect.Message) []errs.FieldViolation {
 	var out []errs.FieldViolation
 	walkStrings(m, "", func(path, s string) {
 		switch {
-		case !utf8.ValidString(s):
+		case s == invalidUTF8 || !utf8.ValidString(s):
 			out = append(out, errs.FieldViolation{Field: path, Description: "is not valid UTF-8"})
 		case strings.IndexByte(s, 0) >= 0:
 			out = append(out, errs.FieldViolation{Field: path, Description: "must not contain NUL characters"})

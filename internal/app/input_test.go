@@ -26,7 +26,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/app"
@@ -237,4 +239,36 @@ func startTLSServer(t *testing.T, cfg app.Config, p pki) *harness {
 	h := startServerOver(t, cfg, credentials.NewTLS(&tls.Config{RootCAs: p.caPool}))
 	h.rest = "https://" + h.srv.HTTPAddr()
 	return h
+}
+
+// rawCodec sends bytes as they are, to put on the wire what no protobuf library would encode.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*(v.(*[]byte)) = data.Materialize()
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// TestInvalidUTF8OnTheGRPCWireNamesTheField: a hand-made client can send a string that is not
+// UTF-8; it is refused as invalid input naming the field, not as an internal error.
+func TestInvalidUTF8OnTheGRPCWireNamesTheField(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	// CreateConnectionRequest{connection: {display_name: "Norte\xff", settings: {warehouse: "ok"}}}
+	settings := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "ok")
+	conn := protowire.AppendTag(nil, 2, protowire.BytesType)
+	conn = protowire.AppendBytes(conn, []byte("Norte\xff"))
+	conn = protowire.AppendBytes(protowire.AppendTag(conn, 5, protowire.BytesType), settings)
+	req := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), conn)
+
+	var resp []byte
+	err := h.conn.Invoke(context.Background(), pb.ConnectionService_CreateConnection_FullMethodName, req, &resp, grpc.ForceCodecV2(rawCodec{}))
+	st := status.Convert(err)
+	require.Equal(t, codes.InvalidArgument, st.Code(), st.Message())
+	require.Contains(t, st.Message(), "connection.display_name")
+	require.Contains(t, st.Message(), "UTF-8")
 }

@@ -139,6 +139,7 @@ func (s *Server) build(ctx context.Context) error {
 		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics, guard.Unary(), guard.Scope())...),
 		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, guard.Stream())...),
 		grpc.MaxRecvMsgSize(maxBody),
+		grpc.ForceServerCodecV2(api.Codec()),
 	}
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
