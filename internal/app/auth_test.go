@@ -336,7 +336,11 @@ func TestTwoTenantsOverRESTAndGRPC(t *testing.T) {
 // reaches the caller.
 func TestStoredTokenGoesOnlyWhereItWasEntered(t *testing.T) {
 	t.Parallel()
-	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	backends(t, testStoredTokenGoesOnlyWhereItWasEntered)
+}
+
+func testStoredTokenGoesOnlyWhereItWasEntered(t *testing.T, dbURL string) {
+	h := startServer(t, testConfig(t, dbURL))
 	ctx := context.Background()
 	c, _ := activeWithRun(t, h, newSims(t))
 
