@@ -38,6 +38,9 @@ import (
 
 // sims is a Handy account and a Bind company behind real HTTP servers.
 type sims struct {
+	handy             *handysim.Sim
+	bind              *bindsim.Sim
+	seller            handy.User
 	handyURL, bindURL string
 }
 
@@ -45,7 +48,8 @@ func newSims(t *testing.T) sims {
 	t.Helper()
 	hs, bs := handysim.New(nil), bindsim.New()
 	hs.AddToken("h-tok")
-	hs.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
+	seller := hs.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
+	hs.AddCustomer(handy.Customer{Code: "C-1", Description: "Abarrotes Lupita"})
 	hs.AddProduct("E-001", "Escoba", money.MustParse("836.21"), handysim.IVA(16), time.Now().Add(-time.Hour))
 	bs.AddToken("b-tok", bind.UserProfile{Name: "Admin"})
 	bs.AddPriceList("Lista General")
@@ -55,7 +59,7 @@ func newSims(t *testing.T) sims {
 	hsrv, bsrv := httptest.NewServer(hs), httptest.NewServer(bs)
 	t.Cleanup(hsrv.Close)
 	t.Cleanup(bsrv.Close)
-	return sims{handyURL: hsrv.URL + "/api/v2", bindURL: bsrv.URL}
+	return sims{handy: hs, bind: bs, seller: seller, handyURL: hsrv.URL + "/api/v2", bindURL: bsrv.URL}
 }
 
 func (s sims) connection(name string) *pb.Connection {

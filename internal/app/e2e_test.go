@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -12,9 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
-	"github.com/handybind/handybind/internal/bind"
-	"github.com/handybind/handybind/internal/bind/bindsim"
-	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
 )
@@ -25,27 +21,11 @@ import (
 func TestServiceSyncsThroughJobs(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
-		hs, bs := handysim.New(nil), bindsim.New()
-		hs.AddToken("h-tok")
-		seller := hs.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
-		hs.AddCustomer(handy.Customer{Code: "C-1", Description: "Abarrotes Lupita"})
-		hs.AddProduct("E-001", "Escoba", money.MustParse("836.21"), handysim.IVA(16), time.Now().Add(-time.Hour))
-		bs.AddToken("b-tok", bind.UserProfile{Name: "Admin"})
-		bs.AddPriceList("Lista General")
-		bs.AddCurrency("MXN", "Peso")
-		bs.AddWarehouse("Matriz", bs.AddLocation("Matriz"))
-		bs.AddAccount("105-01-001", "Clientes")
-		hsrv, bsrv := httptest.NewServer(hs), httptest.NewServer(bs)
-		t.Cleanup(hsrv.Close)
-		t.Cleanup(bsrv.Close)
-
+		s := newSims(t)
+		hs, bs, seller := s.handy, s.bind, s.seller
 		h := startServer(t, testConfig(t, dbURL))
 		ctx := context.Background()
-		c, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{
-			DisplayName: "Distribuidora", Handy: &pb.HandyCredentials{BaseUrl: hsrv.URL + "/api/v2", Token: "h-tok"},
-			Bind:     &pb.BindCredentials{BaseUrl: bsrv.URL, UserName: "admin", Token: "b-tok"},
-			Settings: &pb.ConnectionSettings{PriceList: "Lista General", Currency: "MXN", Warehouse: "Matriz", LedgerAccount: "105-01-001"},
-		}})
+		c, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: s.connection("Distribuidora")})
 		require.NoError(t, err)
 		active, err := h.connections.ActivateConnection(ctx, &pb.ActivateConnectionRequest{Id: c.GetId()})
 		require.NoError(t, err)
