@@ -43,7 +43,7 @@ func officialDefinition(t *testing.T) *openapi3.T {
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") != "" {
 			t.Fatalf("the official Bind definition is required in CI: %v", err)
 		}
 		t.Skipf("contract test skipped: the official Bind definition is not at %s (%v); set HANDYBIND_BIND_OPENAPI", path, err)
