@@ -294,12 +294,28 @@ func TestTwoTenantsOverRESTAndGRPC(t *testing.T) {
 		res = h.doAs(t, "", http.MethodGet, "/v1/connections/"+acme.GetId(), "")
 		require.Equal(t, http.StatusUnauthorized, res.status)
 		require.Contains(t, res.raw, "Bearer")
+		require.Equal(t, `Bearer realm="handybind"`, res.header.Get("WWW-Authenticate"))
+		// An upper-case spelling of the id names the same record.
+		res = h.do(t, http.MethodGet, "/v1/connections/"+strings.ToUpper(acme.GetId()), "")
+		require.Equal(t, http.StatusOK, res.status, res.raw)
+		// A form-encoded POST is not served as the GET of the same path.
+		req, err := http.NewRequest(http.MethodPost, h.rest+"/v1/connections/"+acme.GetId(), strings.NewReader("{}"))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+h.key)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		form, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		form.Body.Close()
+		require.Equal(t, http.StatusMethodNotAllowed, form.StatusCode)
 
 		// The integrator reads acme's runs and items, and nothing else.
 		require.Equal(t, http.StatusOK, h.doAs(t, integrator, http.MethodGet, "/v1/connections/"+acme.GetId()+"/runs", "").status)
 		require.Equal(t, http.StatusOK, h.doAs(t, integrator, http.MethodGet, "/v1/runs/"+run.GetId()+"/items", "").status)
 		require.Equal(t, http.StatusOK, h.doAs(t, integrator, http.MethodGet, "/v1/mappings", "").status)
-		require.Equal(t, http.StatusForbidden, h.doAs(t, integrator, http.MethodGet, "/v1/connections", "").status)
+		list = h.doAs(t, integrator, http.MethodGet, "/v1/connections", "")
+		require.Equal(t, http.StatusOK, list.status, "an integrator finds its tenant's connections")
+		require.Len(t, list.body["connections"], 1)
+		require.Equal(t, http.StatusForbidden, h.doAs(t, integrator, http.MethodPatch, "/v1/connections/"+acme.GetId(), `{"displayName":"x"}`).status)
 		require.Equal(t, http.StatusForbidden, h.doAs(t, integrator, http.MethodPost, "/v1/connections/"+acme.GetId()+"/runs", `{"kind":"SYNC_KIND_SALES"}`).status)
 		require.Equal(t, http.StatusNotFound, h.doAs(t, integrator, http.MethodGet, "/v1/connections/"+globexID+"/runs", "").status)
 

@@ -116,7 +116,7 @@ func (c Config) Validate() error {
 		seen[a.addr] = a.name
 	}
 	if _, err := egress.ParsePatterns(c.AllowHosts); err != nil {
-		add("allow-hosts: %v", err)
+		add("%v", err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("tls-cert and tls-key: give both or neither")

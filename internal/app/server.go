@@ -362,6 +362,12 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return "", false
 		}),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+		// A form-encoded POST must not be served as the GET of the same path.
+		runtime.WithDisablePathLengthFallback(),
+		// The challenge names the scheme, as RFC 6750 has it; the reason is in the body.
+		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, m, challengeWriter{w}, r, err)
+		}),
 		// A known path with the wrong method is the caller's mistake (405), not a missing server
 		// feature (the gateway's default maps it to UNIMPLEMENTED, a 501).
 		runtime.WithRoutingErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
@@ -553,4 +559,15 @@ func validUTF8(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// challengeWriter replaces the gateway's WWW-Authenticate (the error message) with a bearer
+// challenge.
+type challengeWriter struct{ http.ResponseWriter }
+
+func (w challengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="handybind"`)
+	}
+	w.ResponseWriter.WriteHeader(code)
 }

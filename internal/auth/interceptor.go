@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -96,8 +95,8 @@ func (g *Guard) Unary() grpc.UnaryServerInterceptor {
 		if err = g.ToStatus(ctx, checkRole(caller, rule, info.FullMethod)); err == nil {
 			resp, err = handler(ctx, req)
 		}
-		// Refused changes are evidence too (someone tried); malformed requests are not.
-		if rule.Audit && status.Code(err) != codes.InvalidArgument {
+		// Refused changes are evidence too: someone tried (a refused base URL may be a probe).
+		if rule.Audit {
 			g.record(ctx, caller, target.tenant, info.FullMethod, rule.Resource(req, resp), err)
 		}
 		return resp, err
@@ -186,7 +185,7 @@ func checkRole(c *Caller, rule Rule, method string) error {
 	for i, r := range rule.Roles {
 		names[i] = string(r)
 	}
-	return errs.PermissionDenied("a %s key may not call %s; it needs a %s key", c.Role, method[strings.LastIndexByte(method, '/')+1:], strings.Join(names, " or "))
+	return errs.PermissionDenied("%s key may not call %s; it needs %s key", article(string(c.Role)), method[strings.LastIndexByte(method, '/')+1:], article(strings.Join(names, " or ")))
 }
 
 func (g *Guard) scope(ctx context.Context, c *Caller, rule Rule, req any) error {
@@ -233,4 +232,12 @@ func (g *Guard) record(ctx context.Context, c *Caller, tenant, method, resource 
 	if aerr := g.Audit.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
 		g.Log.ErrorContext(ctx, "audit event not recorded", "error", aerr, "method", method, "resource", resource, "key_id", c.KeyID)
 	}
+}
+
+// article puts "a" or "an" before a role name.
+func article(word string) string {
+	if strings.IndexAny(word[:1], "aeiou") == 0 {
+		return "an " + word
+	}
+	return "a " + word
 }

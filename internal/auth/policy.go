@@ -82,8 +82,9 @@ var Policy = map[string]Rule{
 			}
 			return "connections"
 		}},
-	pb.ConnectionService_GetConnection_FullMethodName:   {Roles: managers, Target: ConnectionTarget, ID: byID},
-	pb.ConnectionService_ListConnections_FullMethodName: {Roles: managers},
+	// Integrators read connections (never tokens) to find the runs whose records they debug.
+	pb.ConnectionService_GetConnection_FullMethodName:   {Roles: readers, Target: ConnectionTarget, ID: byID},
+	pb.ConnectionService_ListConnections_FullMethodName: {Roles: readers},
 	pb.ConnectionService_UpdateConnection_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byUpdatedConnection, Audit: true,
 		Resource: func(req, _ any) string { id, _ := byUpdatedConnection(req); return connectionResource(id) }},
 	pb.ConnectionService_DeleteConnection_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byID, Audit: true,

@@ -72,7 +72,10 @@ func newKeysCommand(stdout io.Writer, cfg *app.Config, logger func() (*slog.Logg
 			}
 			defer ka.Close()
 			req := app.NewKeyRequest{Role: store.Role(role), Tenant: tenant, Name: name, CertCN: certCN}
-			if expiresIn > 0 {
+			if cmd.Flags().Changed("expires-in") {
+				if expiresIn < time.Minute {
+					return fmt.Errorf("--expires-in %s: a key must live at least a minute (for example 720h); leave the flag out for a key that does not expire", expiresIn)
+				}
 				req.ExpiresAt = time.Now().Add(expiresIn)
 			}
 			plain, k, err := ka.Create(cmd.Context(), req)
@@ -125,9 +128,14 @@ func newKeysCommand(stdout io.Writer, cfg *app.Config, logger func() (*slog.Logg
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tROLE\tTENANT\tNAME\tCREATED\tEXPIRES\tREVOKED")
+			now := time.Now()
 			for _, k := range ks {
 				j := toKeyJSON(k)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Role, dash(j.Tenant), dash(j.Name), j.CreateTime, dash(j.ExpireTime), dash(j.RevokeTime))
+				expires := dash(j.ExpireTime)
+				if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+					expires += " (expired)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Role, dash(j.Tenant), dash(j.Name), j.CreateTime, expires, dash(j.RevokeTime))
 			}
 			return tw.Flush()
 		},

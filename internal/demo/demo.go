@@ -90,11 +90,11 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 	if err := d.story(ctx, hs, company, r); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe service keeps running: gRPC on %s, REST on http://%s. Ctrl-C stops it.\n"+
+	fmt.Fprintf(out, "\nThe service keeps running: gRPC on %s, REST on http://%s, metrics on http://%s/metrics. Ctrl-C stops it.\n"+
 		"API key of the demo's tenant (partner role, tenant %q):\n  %s\nTry:\n"+
 		"  curl -H 'Authorization: Bearer %s' http://%s/v1/connections/%s/runs\n"+
-		"  grpcurl -plaintext -H 'authorization: Bearer %s' %s list\n",
-		srv.GRPCAddr(), srv.HTTPAddr(), Tenant, apiKey, apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
+		"  go tool -modfile=tools/go.mod grpcurl -plaintext -H 'authorization: Bearer %s' %s list\n",
+		srv.GRPCAddr(), srv.HTTPAddr(), srv.AdminAddr(), Tenant, apiKey, apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
 	return <-served
 }
 

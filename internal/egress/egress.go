@@ -98,15 +98,22 @@ func ParsePatterns(s string) ([]string, error) {
 	}
 	items := strings.Split(s, ",")
 	out := make([]string, 0, len(items))
+	var problems []error
 	for i, item := range items {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			return nil, fmt.Errorf("--%s: item %d of %q is empty; separate host[:port] patterns by single commas", Flag, i+1, s)
+			problems = append(problems, fmt.Errorf("item %d of %q is empty; separate host[:port] patterns by single commas", i+1, s))
+			continue
 		}
 		if _, err := parsePattern(item); err != nil {
-			return nil, fmt.Errorf("--%s: %w", Flag, err)
+			problems = append(problems, err)
+			continue
 		}
 		out = append(out, item)
+	}
+	if len(problems) > 0 {
+		// Every bad pattern at once, so one edit fixes them all.
+		return nil, fmt.Errorf("--%s: %w", Flag, errors.Join(problems...))
 	}
 	return out, nil
 }

@@ -111,7 +111,7 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 // GetConnection implements store.ConnectionStore.
 func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection, error) {
 	var row connectionRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 		return nil, adapt(err, "connection "+id)
 	}
 	return row.toStore(), nil
@@ -146,7 +146,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.
 	err := s.Tx(ctx, func(tx store.Store) error {
 		t := tx.(*Store)
 		var row connectionRow
-		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", id).Take(&row).Error; err != nil {
+		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 			return adapt(err, "connection "+id)
 		}
 		c := row.toStore()
@@ -166,7 +166,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.
 
 // DeleteConnection implements store.ConnectionStore.
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
-	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&connectionRow{})
+	res := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Delete(&connectionRow{})
 	if res.Error != nil {
 		return adapt(res.Error, "connection "+id)
 	}
@@ -187,7 +187,7 @@ func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
 // GetRun implements store.RunStore.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	var row runRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 		return nil, adapt(err, "run "+id)
 	}
 	return row.toStore(), nil
@@ -199,7 +199,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*store.Run) er
 	err := s.Tx(ctx, func(tx store.Store) error {
 		t := tx.(*Store)
 		var row runRow
-		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", id).Take(&row).Error; err != nil {
+		if err := t.forUpdate(t.db.WithContext(ctx)).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 			return adapt(err, "run "+id)
 		}
 		r := row.toStore()
@@ -220,7 +220,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*store.Run) er
 func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
 	q := s.db.WithContext(ctx).Order("id DESC").Limit(f.Limit)
 	if f.ConnectionID != "" {
-		q = q.Where("connection_id = ?", f.ConnectionID)
+		q = q.Where("connection_id = ?", uuidKey(f.ConnectionID))
 	}
 	if f.Kind != "" {
 		q = q.Where("kind = ?", string(f.Kind))
@@ -260,7 +260,7 @@ func (s *Store) AddRunItems(ctx context.Context, items ...*store.RunItem) error 
 
 // ListRunItems implements store.RunStore.
 func (s *Store) ListRunItems(ctx context.Context, f store.RunItemFilter) ([]*store.RunItem, error) {
-	q := s.db.WithContext(ctx).Where("run_id = ?", f.RunID).Order("id ASC").Limit(f.Limit)
+	q := s.db.WithContext(ctx).Where("run_id = ?", uuidKey(f.RunID)).Order("id ASC").Limit(f.Limit)
 	if f.Outcome != "" {
 		q = q.Where("outcome = ?", string(f.Outcome))
 	}
@@ -393,3 +393,7 @@ func (s *Store) ListPendingSales(ctx context.Context, connectionID string, limit
 	}
 	return out, nil
 }
+
+// uuidKey is an id as the database holds it: UUIDs are written in lower case, and a caller's
+// upper-case spelling names the same record (PostgreSQL's uuid type agrees; SQLite's text would not).
+func uuidKey(id string) string { return strings.ToLower(id) }
