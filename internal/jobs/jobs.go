@@ -29,6 +29,21 @@ import (
 	"github.com/handybind/handybind/internal/syncer"
 )
 
+// Schedules parses the sync schedules; River fires each kind's fan-out at the times they give.
+func Schedules() (map[store.SyncKind]cron.Schedule, error) {
+	out := map[store.SyncKind]cron.Schedule{}
+	for kind, spec := range map[store.SyncKind]string{
+		store.SyncProducts: ProductsSchedule, store.SyncSales: SalesSchedule, store.SyncDeletedSales: DeletedSalesSchedule,
+	} {
+		sched, err := cron.ParseStandard(spec)
+		if err != nil {
+			return nil, fmt.Errorf("schedule %q: %w", spec, err)
+		}
+		out[kind] = sched
+	}
+	return out, nil
+}
+
 // Schedules of the syncs, in UTC (P1, S1, D1).
 const (
 	ProductsSchedule     = "CRON_TZ=UTC 0 8,16 * * *"
@@ -126,17 +141,12 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 		Logger:               log,
 	}
 	if o.Periodic {
-		for _, p := range []struct {
-			kind store.SyncKind
-			spec string
-		}{
-			{store.SyncProducts, ProductsSchedule}, {store.SyncSales, SalesSchedule}, {store.SyncDeletedSales, DeletedSalesSchedule},
-		} {
-			sched, err := cron.ParseStandard(p.spec)
-			if err != nil {
-				return nil, fmt.Errorf("schedule %q: %w", p.spec, err)
-			}
-			kind := p.kind
+		schedules, err := Schedules()
+		if err != nil {
+			return nil, err
+		}
+		for _, kind := range []store.SyncKind{store.SyncProducts, store.SyncSales, store.SyncDeletedSales} {
+			sched := schedules[kind]
 			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
 				// The slot is the minute the schedule fired in: unique per slot across replicas.
 				return FanoutArgs{SyncKind: string(kind), Slot: time.Now().UTC().Truncate(time.Minute)}, nil
