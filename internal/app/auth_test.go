@@ -51,7 +51,7 @@ func newSims(t *testing.T) sims {
 	seller := hs.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
 	hs.AddCustomer(handy.Customer{Code: "C-1", Description: "Abarrotes Lupita"})
 	hs.AddProduct("E-001", "Escoba", money.MustParse("836.21"), handysim.IVA(16), time.Now().Add(-time.Hour))
-	bs.AddToken("b-tok", bind.UserProfile{Name: "Admin"})
+	bs.AddToken("b-tok", bind.UserProfile{Name: "Admin", Username: "admin"})
 	bs.AddPriceList("Lista General")
 	bs.AddCurrency("MXN", "Peso")
 	bs.AddWarehouse("Matriz", bs.AddLocation("Matriz"))

@@ -144,7 +144,7 @@ func newCompany(t *testing.T) *company {
 	c.seller = c.handy.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
 	c.handy.AddCustomer(handy.Customer{Code: "C-1", Description: "Abarrotes Lupita"})
 	c.handy.AddProduct("E-001", "Escoba", money.MustParse("836.21"), handysim.IVA(16), time.Now().Add(-time.Hour))
-	c.bind.AddToken("b-tok", bind.UserProfile{Name: "Admin"})
+	c.bind.AddToken("b-tok", bind.UserProfile{Name: "Admin", Username: "admin"})
 	c.bind.AddPriceList("Lista General")
 	c.bind.AddCurrency("MXN", "Peso")
 	c.bind.AddWarehouse("Matriz", c.bind.AddLocation("Matriz"))

@@ -46,6 +46,14 @@ func (e *Engine) Activate(ctx context.Context, id string, enqueue func(ctx conte
 	}
 
 	var problems []string
+	// A1: the Bind user named in the connection is the one the key belongs to, so that orders are
+	// captured by the user the company expects (S5).
+	switch who := strings.TrimSpace(c.BindUserName); {
+	case who == "":
+		problems = append(problems, fmt.Sprintf("bind.user_name is not set; the API key belongs to %s", describeUser(profile)))
+	case !strings.EqualFold(who, profile.Username) && !strings.EqualFold(who, profile.Email):
+		problems = append(problems, fmt.Sprintf("bind.user_name %q is not the user the API key belongs to (%s); give that user's key, or its name", who, describeUser(profile)))
+	}
 	pick := func(what, want string, names []string, match func(i int) bool) int {
 		if strings.TrimSpace(want) == "" {
 			problems = append(problems, fmt.Sprintf("settings.%s is not set; the valid names are %s", what, quoteList(names)))
@@ -167,4 +175,17 @@ func transportReason(err error) string {
 		return "its host name does not resolve"
 	}
 	return "no answer"
+}
+
+// describeUser names a Bind user for an error message.
+func describeUser(p bind.UserProfile) string {
+	switch {
+	case p.Username != "" && p.Email != "" && !strings.EqualFold(p.Username, p.Email):
+		return fmt.Sprintf("user %q, %s", p.Username, p.Email)
+	case p.Username != "":
+		return fmt.Sprintf("user %q", p.Username)
+	case p.Email != "":
+		return fmt.Sprintf("user %q", p.Email)
+	}
+	return "a user with no name"
 }

@@ -20,14 +20,31 @@ import (
 	"github.com/handybind/handybind/internal/store"
 )
 
+// TestA1ActivationResolvesNamesAndRefusesUnknownOnes: activation needs both tokens, the Bind user
+// the key belongs to, and every setting's name; each unresolved one is named with the valid names.
+// Mutations that make it fail: skipping the user-name comparison; resolving the warehouse by id
+// instead of name; enqueuing the first product sync outside the activation's transaction.
 func TestA1ActivationResolvesNamesAndRefusesUnknownOnes(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
 		w := newWorld(t, dbURL)
 		ctx := context.Background()
 
+		// The Bind user must be the key's own.
+		for _, name := range []string{"", "otro@example.com"} {
+			_, err := w.conns.Update(ctx, w.conn.ID, connection.Input{BindUserName: name}, []string{connection.FieldBindUserName})
+			require.NoError(t, err)
+			_, err = w.engine.Activate(ctx, w.conn.ID, nil)
+			require.True(t, errs.Is(err, errs.KindFailedPrecondition), "%q: %v", name, err)
+			require.ErrorContains(t, err, "bind.user_name")
+			require.ErrorContains(t, err, `user "admin", admin@example.com`)
+		}
+		// By login or by email, in any case.
+		_, err := w.conns.Update(ctx, w.conn.ID, connection.Input{BindUserName: "ADMIN@example.com"}, []string{connection.FieldBindUserName})
+		require.NoError(t, err)
+
 		// Names that do not resolve: every problem at once, with the valid names.
-		_, err := w.conns.Update(ctx, w.conn.ID, connection.Input{Settings: store.Settings{PriceList: "Lista Vieja", Warehouse: "Bodega"}},
+		_, err = w.conns.Update(ctx, w.conn.ID, connection.Input{Settings: store.Settings{PriceList: "Lista Vieja", Warehouse: "Bodega"}},
 			[]string{connection.FieldPriceList, connection.FieldWarehouse})
 		require.NoError(t, err)
 		_, err = w.engine.Activate(ctx, w.conn.ID, nil)

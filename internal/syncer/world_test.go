@@ -58,7 +58,7 @@ func newWorld(t testing.TB, dbURL string) *world {
 	ctx := context.Background()
 	w := &world{t: t, handy: handysim.New(nil), bind: bindsim.New()}
 
-	w.bind.AddToken(bindToken, bind.UserProfile{Name: "Ana Admin", Email: "admin@example.com", CompanyName: "Distribuidora del Norte"})
+	w.bind.AddToken(bindToken, bind.UserProfile{Name: "Ana Admin", Username: "admin", Email: "admin@example.com", CompanyName: "Distribuidora del Norte"})
 	w.general = w.bind.AddPriceList("Lista General")
 	w.bind.AddPriceList("Mayoreo")
 	w.bind.AddCurrency("MXN", "Peso mexicano")
