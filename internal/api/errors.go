@@ -20,6 +20,7 @@ var kindCodes = map[errs.Kind]codes.Code{
 	errs.KindUnauthenticated:    codes.Unauthenticated,
 	errs.KindPermissionDenied:   codes.PermissionDenied,
 	errs.KindUnavailable:        codes.Unavailable,
+	errs.KindResourceExhausted:  codes.ResourceExhausted,
 }
 
 // toStatus maps an error from a use-case to the gRPC status the caller sees. Domain errors keep
