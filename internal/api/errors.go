@@ -20,6 +20,7 @@ var kindCodes = map[errs.Kind]codes.Code{
 	errs.KindUnauthenticated:    codes.Unauthenticated,
 	errs.KindPermissionDenied:   codes.PermissionDenied,
 	errs.KindUnavailable:        codes.Unavailable,
+	errs.KindResourceExhausted:  codes.ResourceExhausted,
 }
 
 // ToStatus maps an error the way the interceptor chain does, for interceptors that answer before

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/errs"
@@ -15,14 +16,56 @@ import (
 // DefaultMappingName is the mapping a request means when it names none.
 const DefaultMappingName = "handy-bind"
 
+// Checking a mapping (ValidateMapping, TestMapping, PreviewMapping) compiles and runs what the
+// caller sent; the mapping package bounds each check to a few tens of megabytes and about a second.
+// At most mappingChecks run at once, so that many callers together stay within a few hundred
+// megabytes; a call that finds no free slot within mappingCheckWait is refused as busy.
+const (
+	mappingChecks    = 4
+	mappingCheckWait = 250 * time.Millisecond
+)
+
 // MappingServer serves pb.MappingService. Nothing it does writes anywhere.
 type MappingServer struct {
 	pb.UnimplementedMappingServiceServer
-	reg *mapping.Registry
+	reg    *mapping.Registry
+	checks chan struct{} // a slot per check running
+	wait   time.Duration
 }
 
 // NewMappingServer returns a MappingServer over the loaded mappings.
-func NewMappingServer(reg *mapping.Registry) *MappingServer { return &MappingServer{reg: reg} }
+func NewMappingServer(reg *mapping.Registry) *MappingServer {
+	return &MappingServer{reg: reg, checks: make(chan struct{}, mappingChecks), wait: mappingCheckWait}
+}
+
+// startCheck takes a slot for a check, waiting a little for one; done gives it back.
+func (s *MappingServer) startCheck(ctx context.Context) (done func(), err error) {
+	done = func() { <-s.checks }
+	select {
+	case s.checks <- struct{}{}:
+		return done, nil
+	default:
+	}
+	wait := time.NewTimer(s.wait)
+	defer wait.Stop()
+	select {
+	case s.checks <- struct{}{}:
+		return done, nil
+	case <-wait.C:
+		return nil, errs.ResourceExhausted("the server is busy checking other mappings (%d at a time); retry in a moment", cap(s.checks))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// checkError is the error of a check that failed: a limit it hit is RESOURCE_EXHAUSTED with the
+// limit's message.
+func checkError(err error) error {
+	if mapping.IsLimit(err) {
+		return errs.ResourceExhausted("%v", err)
+	}
+	return err
+}
 
 func problemsToProto(ps []mapping.Problem) []*pb.MappingProblem {
 	out := make([]*pb.MappingProblem, len(ps))
@@ -71,7 +114,12 @@ func (s *MappingServer) GetMapping(_ context.Context, req *pb.GetMappingRequest)
 }
 
 // ValidateMapping implements pb.MappingServiceServer.
-func (s *MappingServer) ValidateMapping(_ context.Context, req *pb.ValidateMappingRequest) (*pb.ValidateMappingResponse, error) {
+func (s *MappingServer) ValidateMapping(ctx context.Context, req *pb.ValidateMappingRequest) (*pb.ValidateMappingResponse, error) {
+	done, err := s.startCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	m, err := mapping.Compile("", []byte(req.GetSource()))
 	if err != nil {
 		var le *mapping.LoadError
@@ -112,13 +160,22 @@ func (s *MappingServer) resolve(ref *pb.MappingRef) (*mapping.Mapping, error) {
 }
 
 // TestMapping implements pb.MappingServiceServer.
-func (s *MappingServer) TestMapping(_ context.Context, req *pb.TestMappingRequest) (*pb.TestMappingResponse, error) {
+func (s *MappingServer) TestMapping(ctx context.Context, req *pb.TestMappingRequest) (*pb.TestMappingResponse, error) {
+	done, err := s.startCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	m, err := s.resolve(req.GetMapping())
 	if err != nil {
 		return nil, err
 	}
+	results, err := m.TestContext(ctx)
+	if err != nil {
+		return nil, checkError(err)
+	}
 	out := &pb.TestMappingResponse{Passed: true, UntestedRules: m.Untested()}
-	for _, r := range m.Test() {
+	for _, r := range results {
 		out.Passed = out.Passed && r.Passed
 		out.Results = append(out.Results, &pb.MappingTestResult{Name: r.Name, Passed: r.Passed, Failures: r.Failures})
 	}
@@ -126,7 +183,12 @@ func (s *MappingServer) TestMapping(_ context.Context, req *pb.TestMappingReques
 }
 
 // PreviewMapping implements pb.MappingServiceServer.
-func (s *MappingServer) PreviewMapping(_ context.Context, req *pb.PreviewMappingRequest) (*pb.PreviewMappingResponse, error) {
+func (s *MappingServer) PreviewMapping(ctx context.Context, req *pb.PreviewMappingRequest) (*pb.PreviewMappingResponse, error) {
+	done, err := s.startCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	m, err := s.resolve(req.GetMapping())
 	if err != nil {
 		return nil, err
@@ -134,8 +196,11 @@ func (s *MappingServer) PreviewMapping(_ context.Context, req *pb.PreviewMapping
 	if !json.Valid([]byte(req.GetInputJson())) {
 		return nil, errs.InvalidField("input_json", "is not valid JSON")
 	}
-	payload, fields, err := m.Preview(req.GetTarget(), []byte(req.GetInputJson()))
-	if err != nil {
+	payload, fields, err := m.PreviewContext(ctx, req.GetTarget(), []byte(req.GetInputJson()))
+	switch {
+	case mapping.IsLimit(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return nil, checkError(err)
+	case err != nil:
 		return nil, errs.InvalidField("input_json", "%v", err)
 	}
 	out := &pb.PreviewMappingResponse{PayloadJson: string(payload)}

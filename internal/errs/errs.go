@@ -21,6 +21,7 @@ const (
 	KindUnauthenticated
 	KindPermissionDenied
 	KindUnavailable
+	KindResourceExhausted
 )
 
 func (k Kind) String() string {
@@ -39,6 +40,8 @@ func (k Kind) String() string {
 		return "permission denied"
 	case KindUnavailable:
 		return "unavailable"
+	case KindResourceExhausted:
+		return "resource exhausted"
 	}
 	return "unknown"
 }
@@ -113,6 +116,12 @@ func PermissionDenied(format string, args ...any) *Error {
 // Unavailable reports a dependency that cannot be reached; the caller may retry.
 func Unavailable(cause error, format string, args ...any) *Error {
 	return &Error{Kind: KindUnavailable, Message: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// ResourceExhausted reports a request refused or stopped by a limit on what one request, or the
+// server at the moment, may spend; the message says which limit.
+func ResourceExhausted(format string, args ...any) *Error {
+	return &Error{Kind: KindResourceExhausted, Message: fmt.Sprintf(format, args...)}
 }
 
 // KindOf returns the kind of the first domain error in err's chain, or 0 when there is none.

@@ -24,6 +24,7 @@ type Rule struct {
 	Line, Column int
 	program      *vm.Program
 	convert      func(any) (any, error) // from the expression's type to the field's
+	cost         int                    // what one run costs besides the calls it makes, in bytes
 }
 
 // Name is "target.Field".
@@ -103,6 +104,9 @@ func Compile(path string, src []byte) (m *Mapping, err error) {
 	}
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+		if len(probs) > maxProblems {
+			probs = append(probs[:maxProblems], Problem{Line: probs[maxProblems].Line, Message: fmt.Sprintf("more problems follow; only the first %d are reported", maxProblems)})
+		}
 		return nil, &LoadError{Path: path, Problems: probs}
 	}
 	return m, nil
@@ -147,8 +151,11 @@ func compileRule(raw rawRule) (*Rule, *Problem) {
 	if len(raw.source) > maxRuleLength {
 		return fail(r.Line, r.Column, "the expression is %d characters long; the limit is %d", len(raw.source), maxRuleLength)
 	}
+	if d := ruleDepth(raw.source); d > maxRuleDepth {
+		return fail(r.Line, r.Column, "the expression nests %d levels of brackets deep; the limit is %d", d, maxRuleDepth)
+	}
 	env := reflect.New(raw.target.Env).Elem().Interface()
-	prog, err := compileStrict(raw.source, options(env)...)
+	prog, cost, err := compileStrict(raw.source, options(env)...)
 	if err != nil {
 		line, col := r.Line, r.Column
 		msg := err.Error()
@@ -163,7 +170,7 @@ func compileRule(raw rawRule) (*Rule, *Problem) {
 	if err != nil {
 		return fail(r.Line, r.Column, "%v", err)
 	}
-	r.program, r.convert = prog, conv
+	r.program, r.convert, r.cost = prog, conv, runCost+cost
 	return r, nil
 }
 
@@ -184,6 +191,8 @@ func explain(msg string, raw rawRule) string {
 	switch {
 	case strings.Contains(msg, "unknown name let"):
 		return "let is not allowed in rules: write the expression out (declarations can multiply text without bound)"
+	case strings.Contains(msg, decimalRefused):
+		return fmt.Sprintf("dec() of a number with more than %d digits, or an exponent beyond ±%d, is refused: no amount has one", maxDecDigits, maxDecExponent)
 	case strings.Contains(msg, floatRefused):
 		return `dec() of a number with a fraction is not exact; write it as text: dec("1.5")`
 	case strings.Contains(msg, methodRefused):

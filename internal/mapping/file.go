@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,9 +68,6 @@ var (
 	versionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
 )
 
-// maxSourceSize bounds a mapping file.
-const maxSourceSize = 1 << 20
-
 // parse reads a mapping file's structure, reporting every problem it finds.
 func parse(src []byte) (*parsed, []Problem) {
 	var probs []Problem
@@ -82,8 +78,8 @@ func parse(src []byte) (*parsed, []Problem) {
 		}
 		probs = append(probs, p)
 	}
-	if len(src) > maxSourceSize {
-		return nil, []Problem{{Line: 1, Message: fmt.Sprintf("the file is %d bytes; the limit is %d", len(src), maxSourceSize)}}
+	if p := scanSource(src); p != nil {
+		return nil, []Problem{*p}
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -96,10 +92,10 @@ func parse(src []byte) (*parsed, []Problem) {
 	root := doc.Content[0]
 	p := &parsed{}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
+	for i := 0; i+1 < len(root.Content) && len(probs) <= maxProblems; i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if seen[k.Value] {
-			add(k, "", "%q appears twice", k.Value)
+			add(k, "", "%q appears twice", short(k.Value))
 			continue
 		}
 		seen[k.Value] = true
@@ -115,20 +111,20 @@ func parse(src []byte) (*parsed, []Problem) {
 		case "tests":
 			probs = append(probs, p.parseTests(v)...)
 		default:
-			add(k, "", "unknown key %q%s; the keys are apiVersion, name, version, description, rules, tests", k.Value, suggest(k.Value, []string{"apiVersion", "name", "version", "description", "rules", "tests"}))
+			add(k, "", "unknown key %q%s; the keys are apiVersion, name, version, description, rules, tests", short(k.Value), suggest(k.Value, []string{"apiVersion", "name", "version", "description", "rules", "tests"}))
 		}
 	}
 	switch {
 	case p.apiVersion == "":
 		add(root, "", "apiVersion is missing; it must be %q", APIVersion)
 	case p.apiVersion != APIVersion:
-		add(nodeFor(root, "apiVersion"), "", "apiVersion %q is not supported; this build reads %q", p.apiVersion, APIVersion)
+		add(nodeFor(root, "apiVersion"), "", "apiVersion %q is not supported; this build reads %q", short(p.apiVersion), APIVersion)
 	}
 	if !namePattern.MatchString(p.name) {
-		add(nodeOr(root, "name"), "", "name %q must be lowercase letters, digits and dashes, such as handy-bind", p.name)
+		add(nodeOr(root, "name"), "", "name %q must be lowercase letters, digits and dashes, such as handy-bind", short(p.name))
 	}
 	if !versionPattern.MatchString(p.version) {
-		add(nodeOr(root, "version"), "", "version %q must look like v1, v2, …", p.version)
+		add(nodeOr(root, "version"), "", "version %q must look like v1, v2, …", short(p.version))
 	}
 	if !seen["rules"] {
 		add(root, "", "rules are missing")
@@ -173,11 +169,11 @@ func (p *parsed) parseRules(key, n *yaml.Node) []Problem {
 		targetNames[i] = t.Name
 	}
 	present := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && len(probs) <= maxProblems; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		t, ok := TargetByName(k.Value)
 		if !ok {
-			probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("unknown target %q%s; the targets are %s", k.Value, suggest(k.Value, targetNames), strings.Join(targetNames, ", "))})
+			probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("unknown target %q%s; the targets are %s", short(k.Value), suggest(k.Value, targetNames), strings.Join(targetNames, ", "))})
 			continue
 		}
 		if present[t.Name] != nil {
@@ -194,13 +190,13 @@ func (p *parsed) parseRules(key, n *yaml.Node) []Problem {
 			fieldNames[i] = f.Name
 		}
 		has := map[string]bool{}
-		for j := 0; j+1 < len(v.Content); j += 2 {
+		for j := 0; j+1 < len(v.Content) && len(probs) <= maxProblems; j += 2 {
 			fk, fv := v.Content[j], v.Content[j+1]
-			rule := t.Name + "." + fk.Value
+			rule := t.Name + "." + short(fk.Value)
 			f, ok := t.Field(fk.Value)
 			switch {
 			case !ok:
-				probs = append(probs, Problem{Line: fk.Line, Column: fk.Column, Rule: rule, Message: fmt.Sprintf("%s has no field %q%s; its fields are %s", t.Name, fk.Value, suggest(fk.Value, fieldNames), strings.Join(fieldNames, ", "))})
+				probs = append(probs, Problem{Line: fk.Line, Column: fk.Column, Rule: rule, Message: fmt.Sprintf("%s has no field %q%s; its fields are %s", t.Name, short(fk.Value), suggest(fk.Value, fieldNames), strings.Join(fieldNames, ", "))})
 			case has[f.Name]:
 				probs = append(probs, Problem{Line: fk.Line, Column: fk.Column, Rule: rule, Message: "this field has a rule already"})
 			case fv.Kind != yaml.ScalarNode || fv.Tag == "!!null" || strings.TrimSpace(fv.Value) == "":
@@ -231,8 +227,16 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 	if n.Kind != yaml.SequenceNode {
 		return []Problem{{Line: n.Line, Column: n.Column, Message: "tests must be a list of test cases"}}
 	}
+	if len(n.Content) > maxTests {
+		return []Problem{{Line: n.Line, Column: n.Column, Message: fmt.Sprintf("the file has %d test cases; the limit is %d", len(n.Content), maxTests)}}
+	}
 	names := map[string]bool{}
+	inputs := 0          // bytes of JSON of the inputs so far
+	var buf bytes.Buffer // each input is written here, then copied: the buffer grows once
 	for _, tc := range n.Content {
+		if len(probs) > maxProblems {
+			break
+		}
 		if tc.Kind != yaml.MappingNode {
 			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: "a test case must have name, target, input and expect"})
 			continue
@@ -247,7 +251,7 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 			case "target":
 				t, ok := TargetByName(v.Value)
 				if !ok {
-					probs = append(probs, Problem{Line: v.Line, Column: v.Column, Message: fmt.Sprintf("test target %q is not a target", v.Value)})
+					probs = append(probs, Problem{Line: v.Line, Column: v.Column, Message: fmt.Sprintf("test target %q is not a target", short(v.Value))})
 					continue
 				}
 				rt.target = t
@@ -256,7 +260,7 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 			case "expect":
 				expect = v
 			default:
-				probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("unknown key %q in a test case; use name, target, input, expect", k.Value)})
+				probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("unknown key %q in a test case; use name, target, input, expect", short(k.Value))})
 			}
 		}
 		switch {
@@ -264,23 +268,37 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: "a test case needs a name"})
 			continue
 		case names[rt.name]:
-			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: fmt.Sprintf("test %q appears twice", rt.name)})
+			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: fmt.Sprintf("test %q appears twice", short(rt.name))})
 			continue
 		case rt.target == nil || input == nil || expect == nil || expect.Kind != yaml.MappingNode:
-			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: fmt.Sprintf("test %q needs a target, an input and an expect mapping", rt.name)})
+			probs = append(probs, Problem{Line: tc.Line, Column: tc.Column, Message: fmt.Sprintf("test %q needs a target, an input and an expect mapping", short(rt.name))})
 			continue
 		}
 		names[rt.name] = true
-		var buf bytes.Buffer
-		if err := nodeJSON(&buf, input, 0); err != nil {
-			probs = append(probs, Problem{Line: input.Line, Column: input.Column, Message: fmt.Sprintf("test %q: %v", rt.name, err)})
+		buf.Reset()
+		limit := min(maxInputJSON, maxTestsInput-inputs)
+		err := nodeJSON(&buf, input, 0, limit)
+		if err == nil && buf.Len() > limit {
+			err = fmt.Errorf("the input is larger than %s once its aliases are expanded", sizeText(limit))
+		}
+		inputs += buf.Len() // inputs refused count too: each was written up to its limit
+		switch {
+		case err != nil && buf.Len() > limit && limit < maxInputJSON:
+			probs = append(probs, Problem{Line: input.Line, Column: input.Column, Message: fmt.Sprintf("the test inputs are larger than %s in all once their aliases are expanded", sizeText(maxTestsInput))})
+		case err != nil:
+			probs = append(probs, Problem{Line: input.Line, Column: input.Column, Message: fmt.Sprintf("test %q: %v", short(rt.name), err)})
+		}
+		if inputs > maxTestsInput {
+			break
+		}
+		if err != nil {
 			continue
 		}
-		rt.input = buf.Bytes()
+		rt.input = bytes.Clone(buf.Bytes())
 		for i := 0; i+1 < len(expect.Content); i += 2 {
 			k, v := expect.Content[i], expect.Content[i+1]
 			if _, ok := rt.target.Field(k.Value); !ok {
-				probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("test %q expects %s.%s, which is not a field", rt.name, rt.target.Name, k.Value)})
+				probs = append(probs, Problem{Line: k.Line, Column: k.Column, Message: fmt.Sprintf("test %q expects %s.%s, which is not a field", short(rt.name), rt.target.Name, short(k.Value))})
 				continue
 			}
 			rt.expect = append(rt.expect, expectation{field: k.Value, value: v.Value, line: v.Line, col: v.Column})
@@ -290,17 +308,12 @@ func (p *parsed) parseTests(n *yaml.Node) []Problem {
 	return probs
 }
 
-// Limits on a test input: YAML aliases can make a few lines stand for gigabytes ("billion
-// laughs"), so the JSON written from them is bounded in size and depth.
-const (
-	maxInputJSON  = 1 << 20
-	maxInputDepth = 32
-)
-
-// nodeJSON writes a YAML node as JSON, keeping numbers as written so decimals stay exact.
-func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
-	if w.Len() > maxInputJSON {
-		return fmt.Errorf("the input is larger than %d bytes once its aliases are expanded", maxInputJSON)
+// nodeJSON writes a YAML node as JSON, keeping numbers as written so decimals stay exact. YAML
+// aliases can make a few lines stand for gigabytes ("billion laughs"), so the JSON written is
+// bounded in size (limit bytes) and depth.
+func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth, limit int) error {
+	if w.Len() > limit {
+		return fmt.Errorf("the input is larger than %s once its aliases are expanded", sizeText(limit))
 	}
 	if depth > maxInputDepth {
 		return fmt.Errorf("line %d: the input nests deeper than %d levels", n.Line, maxInputDepth)
@@ -315,7 +328,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
 			k, _ := json.Marshal(n.Content[i].Value)
 			w.Write(k)
 			w.WriteByte(':')
-			if err := nodeJSON(w, n.Content[i+1], depth+1); err != nil {
+			if err := nodeJSON(w, n.Content[i+1], depth+1, limit); err != nil {
 				return err
 			}
 		}
@@ -326,7 +339,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
 			if i > 0 {
 				w.WriteByte(',')
 			}
-			if err := nodeJSON(w, c, depth+1); err != nil {
+			if err := nodeJSON(w, c, depth+1, limit); err != nil {
 				return err
 			}
 		}
@@ -335,7 +348,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
 		switch n.Tag {
 		case "!!int", "!!float":
 			if _, err := strconv.ParseFloat(n.Value, 64); err != nil {
-				return fmt.Errorf("line %d: %q is not a number JSON can carry", n.Line, n.Value)
+				return fmt.Errorf("line %d: %q is not a number JSON can carry", n.Line, short(n.Value))
 			}
 			w.WriteString(n.Value)
 		case "!!bool":
@@ -347,7 +360,7 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
 			w.Write(s)
 		}
 	case yaml.AliasNode:
-		return nodeJSON(w, n.Alias, depth+1)
+		return nodeJSON(w, n.Alias, depth+1, limit)
 	default:
 		return fmt.Errorf("line %d: unsupported YAML", n.Line)
 	}
@@ -356,6 +369,9 @@ func nodeJSON(w *bytes.Buffer, n *yaml.Node, depth int) error {
 
 // suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
 func suggest(got string, candidates []string) string {
+	if len(got) > maxShownInErrors {
+		return "" // no name is that long; comparing would cost its length times every candidate's
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		if d := distance(strings.ToLower(got), strings.ToLower(c)); d < bestD {
@@ -371,21 +387,20 @@ func suggest(got string, candidates []string) string {
 // distance is the Levenshtein distance.
 func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
+	prev, cur := make([]int, len(rb)+1), make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
 		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = slices.Min([]int{prev[j] + 1, cur[j-1] + 1, prev[j-1] + cost})
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
-		prev = cur
+		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -30,17 +31,28 @@ type Explained struct {
 	Target string
 }
 
-// apply runs every rule of a target on env, writing the results into out.
-func (m *Mapping) apply(target string, env any, out any, explain *[]Explained) error {
+// apply runs every rule of a target on env, writing the results into out. In a check (budget not
+// nil), each run and each function it calls is charged to the check; once the check is stopped,
+// apply returns why.
+func (m *Mapping) apply(budget *meter, target string, env any, out any, explain *[]Explained) error {
 	rules := m.rules[target]
 	if rules == nil {
 		return fmt.Errorf("mapping %s has no %s target", m.Version, target)
 	}
+	if budget != nil {
+		defer budget.charge(env)()
+	}
 	machine := vms.Get().(*vm.VM)
 	defer vms.Put(machine)
 	for _, r := range rules {
+		if err := budget.spend(r.cost); err != nil {
+			return err
+		}
 		v, err := machine.Run(r.program, env)
 		if err != nil {
+			if stopped := budget.err(); stopped != nil {
+				return stopped
+			}
 			return fmt.Errorf("mapping %s line %d (%s): %w", m.Version, r.Line, r.Name(), err)
 		}
 		if v, err = r.convert(v); err != nil {
@@ -57,42 +69,59 @@ func (m *Mapping) apply(target string, env any, out any, explain *[]Explained) e
 // Product maps a Handy product to a Bind product.
 func (m *Mapping) Product(env *ProductEnv) (bind.NewProduct, error) {
 	var out bind.NewProduct
-	return out, m.apply("product", env, &out, nil)
+	return out, m.apply(nil, "product", env, &out, nil)
 }
 
 // Client maps a Handy customer to a Bind client.
 func (m *Mapping) Client(env *ClientEnv) (bind.NewClient, error) {
 	var out bind.NewClient
-	return out, m.apply("client", env, &out, nil)
+	return out, m.apply(nil, "client", env, &out, nil)
 }
 
 // Order maps a Handy sale's header to a Bind order, without lines or looked-up ids.
 func (m *Mapping) Order(env *OrderEnv) (bind.NewOrder, error) {
 	var out bind.NewOrder
-	return out, m.apply("order", env, &out, nil)
+	return out, m.apply(nil, "order", env, &out, nil)
 }
 
 // OrderLine maps one Handy line to a Bind order line, without the product id.
 func (m *Mapping) OrderLine(env *LineEnv) (bind.NewOrderProduct, error) {
 	var out bind.NewOrderProduct
-	return out, m.apply("order_line", env, &out, nil)
+	return out, m.apply(nil, "order_line", env, &out, nil)
 }
 
 // Warehouse names the Bind warehouse of a seller's orders.
 func (m *Mapping) Warehouse(env *WarehouseEnv) (string, error) {
 	var out WarehouseChoice
-	err := m.apply("warehouse", env, &out, nil)
+	err := m.apply(nil, "warehouse", env, &out, nil)
 	return out.Name, err
 }
 
 // Preview maps one input record for a target and explains each field. input is the target's
 // environment as JSON ({"product": {…}, "connection": {…}}); unknown keys are refused so a
 // misspelled input is not silently empty. For "order", the input may also carry "lines", and the
-// preview then includes the mapped lines.
+// preview then includes the mapped lines. It runs within the limits of one check: see
+// PreviewContext.
 func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields []Explained, err error) {
+	return m.PreviewContext(context.Background(), target, input)
+}
+
+// PreviewContext is Preview within the limits of one check, ending early when ctx ends: the input is
+// at most 1 MiB with at most 1000 lines, and the rules may build at most 16 MiB in at most a
+// second. A limit hit is a *LimitError.
+func (m *Mapping) PreviewContext(ctx context.Context, target string, input []byte) (payload []byte, fields []Explained, err error) {
 	t, ok := TargetByName(target)
 	if !ok {
-		return nil, nil, fmt.Errorf("%q is not a target", target)
+		return nil, nil, fmt.Errorf("%q is not a target", short(target))
+	}
+	if len(input) > maxInputJSON {
+		return nil, nil, limitf("the preview input is too large: %d bytes (%s); the limit is %s", len(input), sizeText(len(input)), sizeText(maxInputJSON))
+	}
+	budget, cancel := newMeter(ctx)
+	defer cancel()
+	// The order's lines are read apart: the input is copied once more, then decoded.
+	if err := budget.spend((decodeCost + 2) * len(input)); err != nil {
+		return nil, nil, err
 	}
 	var lines []Line
 	if target == "order" {
@@ -108,6 +137,9 @@ func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields [
 				return nil, nil, fmt.Errorf("input.lines: %w", err)
 			}
 			lines = extra.Lines
+			if len(lines) > maxPreviewLines {
+				return nil, nil, limitf("the preview input has %d lines; the limit is %d", len(lines), maxPreviewLines)
+			}
 			delete(probe, "lines")
 			input, _ = json.Marshal(probe)
 		}
@@ -117,7 +149,7 @@ func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields [
 		return nil, nil, fmt.Errorf("input: %w", err)
 	}
 	out := t.newOut()
-	if err := m.apply(target, env.Interface(), out, &fields); err != nil {
+	if err := m.apply(budget, target, env.Interface(), out, &fields); err != nil {
 		return nil, nil, err
 	}
 	if target == "order" {
@@ -127,7 +159,7 @@ func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields [
 			le := &LineEnv{Line: l, Sale: oe.Sale, Connection: oe.Connection}
 			var ol bind.NewOrderProduct
 			var lf []Explained
-			if err := m.apply("order_line", le, &ol, &lf); err != nil {
+			if err := m.apply(budget, "order_line", le, &ol, &lf); err != nil {
 				return nil, nil, err
 			}
 			for i := range lf {
@@ -135,6 +167,17 @@ func (m *Mapping) Preview(target string, input []byte) (payload []byte, fields [
 			}
 			fields = append(fields, lf...)
 			order.Products = append(order.Products, ol)
+		}
+	}
+	// The payload and the explanations write every value as JSON, and the API copies them again:
+	// charge that before writing it.
+	for _, f := range fields {
+		size := fieldCost
+		if s, ok := f.Value.(string); ok {
+			size += 4 * jsonSize(s)
+		}
+		if err := budget.spend(size); err != nil {
+			return nil, nil, err
 		}
 	}
 	var buf bytes.Buffer
@@ -162,14 +205,32 @@ type TestResult struct {
 	Failures []string
 }
 
-// Test runs the file's own test cases. A mapping whose tests fail is never used.
+// Test runs the file's own test cases. A mapping whose tests fail is never used. When a limit
+// stops the tests (see TestContext), the last result is a failure that says which.
 func (m *Mapping) Test() []TestResult {
+	out, err := m.TestContext(context.Background())
+	if err != nil {
+		out = append(out, TestResult{Name: "limits", Line: 1, Failures: []string{err.Error()}})
+	}
+	return out
+}
+
+// TestContext runs the file's own test cases within the limits of one check, ending early when ctx
+// ends: the rules may build at most 16 MiB in at most a second for all the cases. When a limit stops
+// the cases, it returns the results so far and a *LimitError.
+func (m *Mapping) TestContext(ctx context.Context) ([]TestResult, error) {
+	budget, cancel := newMeter(ctx)
+	defer cancel()
 	var out []TestResult
 	for _, tc := range m.tests {
+		// Decoding copies the input into a buffer it grows by doubling, then into the values.
+		if err := budget.spend(testCost + decodeCost*len(tc.input)); err != nil {
+			return out, err
+		}
 		res := TestResult{Name: tc.name, Target: tc.target.Name, Line: tc.line, Passed: true}
 		fail := func(format string, args ...any) {
 			res.Passed = false
-			res.Failures = append(res.Failures, fmt.Sprintf(format, args...))
+			res.Failures = append(res.Failures, clip(fmt.Sprintf(format, args...), maxFailure))
 		}
 		env := reflect.New(tc.target.Env)
 		if err := decodeStrict(tc.input, env.Interface()); err != nil {
@@ -179,7 +240,10 @@ func (m *Mapping) Test() []TestResult {
 		}
 		obj := tc.target.newOut()
 		var fields []Explained
-		if err := m.apply(tc.target.Name, env.Interface(), obj, &fields); err != nil {
+		if err := m.apply(budget, tc.target.Name, env.Interface(), obj, &fields); err != nil {
+			if stopped := budget.err(); stopped != nil {
+				return out, stopped
+			}
 			fail("%v", err)
 			out = append(out, res)
 			continue
@@ -195,13 +259,19 @@ func (m *Mapping) Test() []TestResult {
 				continue
 			}
 			if !sameValue(v, e.value) {
-				fail("line %d: %s = %s, expected %s", e.line, e.field, Format(v), e.value)
+				fail("line %d: %s = %s, expected %s", e.line, e.field, clip(Format(v), maxShownValue), clip(e.value, maxShownValue))
 			}
 		}
 		out = append(out, res)
 	}
-	return out
+	return out, nil
 }
+
+// Lengths of what a failed test case quotes: a value, and the whole message.
+const (
+	maxShownValue = 200
+	maxFailure    = 4096
+)
 
 // Untested lists the rules that no test case checks, as "target.Field".
 func (m *Mapping) Untested() []string {
