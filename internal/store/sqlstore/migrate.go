@@ -104,8 +104,25 @@ func (db *DB) Status(ctx context.Context) (SchemaStatus, error) {
 	return st, nil
 }
 
+// migrationLockKey is the advisory lock that serialises migrations across replicas ("hbmigrat").
+const migrationLockKey int64 = 0x68626d6967726174
+
 // Migrate applies every missing migration, handybind's and River's, and returns the new status.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) (SchemaStatus, error) {
+	if db.Dialect == Postgres {
+		// River's migrator takes no lock of its own: replicas migrating together would both
+		// create its types. One advisory lock, held on its own connection, makes them take turns
+		// over both migrators (goose's own lock nests inside it under another key).
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			return SchemaStatus{}, fmt.Errorf("migrations: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+			return SchemaStatus{}, fmt.Errorf("migrations: waiting for the migration lock: %w", err)
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) }()
+	}
 	p, err := db.gooseProvider(log)
 	if err != nil {
 		return SchemaStatus{}, err
