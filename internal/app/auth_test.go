@@ -31,6 +31,7 @@ import (
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/page"
 	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/testdb"
@@ -116,7 +117,8 @@ func newRequest(t *testing.T, method string) (proto.Message, proto.Message) {
 // fails here (and is refused to everyone by the guard).
 //
 // Mutations that make it fail: dropping the guard from the chain; a Policy rule with a role too
-// many; a Target left off a rule; the tenant comparison removed from Guard.scope.
+// many (checked against a table written out here); a Target left off a rule; the tenant
+// comparison removed from Guard.scope.
 func TestEveryRPCIsGuarded(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -161,6 +163,34 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			pb.RunService_ListRunItems_FullMethodName: func(id string) proto.Message { return &pb.ListRunItemsRequest{RunId: id} },
 		}
 
+		// Who may call what, written out independently of auth.Policy (as docs/access.md says it),
+		// so that a rule with a role too many or a target left off fails here.
+		all := []store.Role{store.RolePlatform, store.RolePartner, store.RoleIntegrator}
+		managers := []store.Role{store.RolePlatform, store.RolePartner}
+		type want struct {
+			roles  []store.Role
+			target auth.Target
+		}
+		expected := map[string]want{
+			pb.ConnectionService_CreateConnection_FullMethodName:   {managers, auth.NoTarget},
+			pb.ConnectionService_GetConnection_FullMethodName:      {all, auth.ConnectionTarget},
+			pb.ConnectionService_ListConnections_FullMethodName:    {all, auth.NoTarget},
+			pb.ConnectionService_UpdateConnection_FullMethodName:   {managers, auth.ConnectionTarget},
+			pb.ConnectionService_DeleteConnection_FullMethodName:   {managers, auth.ConnectionTarget},
+			pb.ConnectionService_ActivateConnection_FullMethodName: {managers, auth.ConnectionTarget},
+			pb.ConnectionService_PauseConnection_FullMethodName:    {managers, auth.ConnectionTarget},
+			pb.RunService_TriggerSync_FullMethodName:               {managers, auth.ConnectionTarget},
+			pb.RunService_GetRun_FullMethodName:                    {all, auth.RunTarget},
+			pb.RunService_ListRuns_FullMethodName:                  {all, auth.ConnectionTarget},
+			pb.RunService_ListRunItems_FullMethodName:              {all, auth.RunTarget},
+			pb.MappingService_ListMappings_FullMethodName:          {all, auth.NoTarget},
+			pb.MappingService_GetMapping_FullMethodName:            {all, auth.NoTarget},
+			pb.MappingService_ValidateMapping_FullMethodName:       {all, auth.NoTarget},
+			pb.MappingService_TestMapping_FullMethodName:           {all, auth.NoTarget},
+			pb.MappingService_PreviewMapping_FullMethodName:        {all, auth.NoTarget},
+			pb.AuditService_ListAuditEvents_FullMethodName:         {[]store.Role{store.RolePlatform}, auth.NoTarget},
+		}
+
 		methods := h.srv.Methods()
 		require.Greater(t, len(methods), 15)
 		for _, method := range methods {
@@ -169,6 +199,10 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			}
 			rule, ok := auth.Policy[method]
 			require.True(t, ok, "%s has no access rule", method)
+			exp, ok := expected[method]
+			require.True(t, ok, "%s is new: write down who may call it here and in docs/access.md", method)
+			require.ElementsMatch(t, exp.roles, rule.Roles, "%s: roles", method)
+			require.Equal(t, exp.target, rule.Target, "%s: target", method)
 			req, resp := newRequest(t, method)
 
 			err := anon.Invoke(ctx, method, req, resp)
@@ -218,9 +252,8 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
-				return err
-			}
+			// A refused stream may end before the send lands (io.EOF); Recv gives its status.
+			_ = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
 			_, err = stream.Recv()
 			return err
 		}
@@ -347,6 +380,23 @@ func TestTwoTenantsOverRESTAndGRPC(t *testing.T) {
 		require.NotNil(t, refused, "globex's attempt is on record")
 		require.True(t, strings.HasPrefix(globexKey, refused["keyId"].(string)+"_"))
 		require.NotContains(t, audit.raw, h.key, "keys appear by id only")
+
+		// A platform key's create is filed under the tenant it created in.
+		initechAudit := h.doAs(t, h.platformKey, http.MethodGet, "/v1/audit-events?tenant=initech", "")
+		require.Contains(t, initechAudit.raw, "connections/"+initech.GetId())
+		// What a refused caller sent as an id is not copied into the log.
+		junk := strings.Repeat("A", 4096)
+		res = h.doAs(t, integrator, http.MethodDelete, "/v1/connections/"+junk, "")
+		require.Equal(t, http.StatusForbidden, res.status)
+		audit = h.doAs(t, h.platformKey, http.MethodGet, "/v1/audit-events?pageSize=5", "")
+		require.NotContains(t, audit.raw, junk[:64])
+		require.Contains(t, audit.raw, "connections/(invalid id)")
+
+		// A page token made outside the service (a cursor that is no id) is bad input, not a 500.
+		forged := page.Encode("x' OR 1=1", "state=&tenant=")
+		res = h.doAs(t, h.platformKey, http.MethodGet, "/v1/connections?pageToken="+forged, "")
+		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
+		require.Contains(t, res.raw, "page_token")
 	})
 }
 

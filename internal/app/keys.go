@@ -98,7 +98,11 @@ func (k *KeyAdmin) List(ctx context.Context, all bool) ([]*store.APIKey, error) 
 }
 
 // Revoke stops a key; every replica refuses it within auth.CacheTTL.
-func (k *KeyAdmin) Revoke(ctx context.Context, id string) (*store.APIKey, error) {
+func (k *KeyAdmin) Revoke(ctx context.Context, idOrKey string) (*store.APIKey, error) {
+	id, ok := auth.KeyID(idOrKey)
+	if !ok {
+		return nil, errs.InvalidField("id", "is not a key id (hbk_ and 12 letters or digits, as keys list shows it)")
+	}
 	key, err := k.st.RevokeKey(ctx, id)
 	logged := key
 	if logged == nil {

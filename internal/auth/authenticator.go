@@ -70,7 +70,7 @@ func (a *Authenticator) ByCertCN(ctx context.Context, cn string) (*Caller, error
 
 func (a *Authenticator) live(k *store.APIKey) (*Caller, error) {
 	now := a.now()
-	if !k.RevokedAt.IsZero() || (!k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)) {
+	if !k.RevokedAt.IsZero() || (!k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)) || CheckRole(k.Role, k.Tenant) != nil {
 		return nil, errNoKey()
 	}
 	return &Caller{KeyID: k.ID, Name: k.Name, Role: k.Role, Tenant: k.Tenant}, nil

@@ -14,10 +14,17 @@ type Caller struct {
 	Tenant string // empty for platform keys, which reach every tenant
 }
 
-// Scope is the tenant the caller is confined to, or "" when it reaches every tenant.
+// noTenant is the scope of a caller that should never exist (no caller, or a tenant key without a
+// tenant): no tenant is spelled like it, so it matches nothing rather than everything.
+const noTenant = "-"
+
+// Scope is the tenant the caller is confined to, or "" when it reaches every tenant (platform).
 func (c *Caller) Scope() string {
-	if c == nil || c.Role == store.RolePlatform {
+	switch {
+	case c != nil && c.Role == store.RolePlatform:
 		return ""
+	case c == nil || c.Tenant == "":
+		return noTenant
 	}
 	return c.Tenant
 }

@@ -97,6 +97,9 @@ func (g *Guard) Unary() grpc.UnaryServerInterceptor {
 		}
 		// Refused changes are evidence too: someone tried (a refused base URL may be a probe).
 		if rule.Audit {
+			if c, ok := resp.(interface{ GetTenant() string }); ok && c.GetTenant() != "" {
+				target.tenant = c.GetTenant() // a created connection's tenant, for platform keys too
+			}
 			g.record(ctx, caller, target.tenant, info.FullMethod, rule.Resource(req, resp), err)
 		}
 		return resp, err

@@ -60,6 +60,21 @@ func CheckRole(role store.Role, tenant string) error {
 	return nil
 }
 
+// KeyID returns the id of a key id or of a whole key; ok is false for anything else, which must
+// not be stored or echoed (it may be a secret pasted by mistake).
+func KeyID(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if idPattern.MatchString(s) {
+		return s, true
+	}
+	if id, _, ok := parseKey(s); ok {
+		return id, true
+	}
+	return "", false
+}
+
+var idPattern = regexp.MustCompile(`^hbk_[a-z2-7]{12}$`)
+
 // parseKey splits a presented key into its id and the hash of its secret; ok is false for
 // anything that is not shaped like a key.
 func parseKey(raw string) (id string, secretHash []byte, ok bool) {

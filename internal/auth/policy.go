@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"github.com/google/uuid"
+
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/store"
 )
@@ -70,7 +72,14 @@ func byUpdatedConnection(req any) (string, string) {
 	return "", "connection.id"
 }
 
-func connectionResource(id string) string { return "connections/" + id }
+// connectionResource names a connection for the audit log; an id that is not a UUID (the call was
+// refused) is not copied, so a caller cannot write what it likes into the log.
+func connectionResource(id string) string {
+	if u, err := uuid.Parse(id); err == nil {
+		return "connections/" + u.String()
+	}
+	return "connections/(invalid id)"
+}
 
 // Policy is every method of the API and who may call it. A method missing here is refused to
 // everyone, so that a new RPC cannot be served unguarded (a test walks every registered method).
@@ -97,7 +106,7 @@ var Policy = map[string]Rule{
 	pb.RunService_TriggerSync_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byConnectionID, Audit: true,
 		Resource: func(req, resp any) string {
 			id, _ := byConnectionID(req)
-			if r, ok := resp.(*pb.Run); ok {
+			if r, ok := resp.(*pb.Run); ok && r.GetId() != "" {
 				return connectionResource(id) + "/runs/" + r.GetId()
 			}
 			return connectionResource(id) + "/runs"

@@ -52,15 +52,20 @@ func TestKeysCreateListRevoke(t *testing.T) {
 	require.NotContains(t, out, key[17:], "never the secret")
 
 	id := key[:16]
-	out, errOut, code = run(t, append([]string{"keys", "revoke", id}, common...)...)
+	// The whole key, pasted by mistake, revokes it by its id and is never echoed or stored.
+	out, errOut, code = run(t, append([]string{"keys", "revoke", key}, common...)...)
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "Revoked "+id)
+	require.NotContains(t, out+errOut, key[17:])
+	_, errOut, code = run(t, append([]string{"keys", "revoke", key + "x"}, common...)...)
+	require.Equal(t, 1, code)
+	require.NotContains(t, errOut, key[17:], "what is not a key id is not repeated")
 	out, _, _ = run(t, append([]string{"keys", "list"}, common...)...)
 	require.NotContains(t, out, id, "revoked keys are left out")
 	out, _, _ = run(t, append([]string{"keys", "list", "--all", "--json"}, common...)...)
 	require.Contains(t, out, id)
 	require.Contains(t, out, `"revokeTime"`)
-	_, errOut, code = run(t, append([]string{"keys", "revoke", "hbk_nosuchkey0000"}, common...)...)
+	_, errOut, code = run(t, append([]string{"keys", "revoke", "hbk_nosuchkeyzzz"}, common...)...)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not found")
 }

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"github.com/google/uuid"
+
 	"github.com/handybind/handybind/internal/errs"
 )
 
@@ -48,7 +50,8 @@ func Decode(tok, filter, field string) (string, error) {
 	if err == nil {
 		err = json.Unmarshal(raw, &t)
 	}
-	if err != nil || t.After == "" {
+	// Every list pages by a UUID; anything else was not made here, and must not reach storage.
+	if _, uerr := uuid.Parse(t.After); err != nil || uerr != nil {
 		return "", errs.InvalidField(field, "is not a token returned by this API; start again without it")
 	}
 	if t.Filter != digest(filter) {

@@ -10,10 +10,11 @@ import (
 
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
-	tok := Encode("id-7", "state=active")
+	const id = "01a22ffd-6172-7011-b325-88e0fb77d3f4"
+	tok := Encode(id, "state=active")
 	got, err := Decode(tok, "state=active", "page_token")
 	require.NoError(t, err)
-	require.Equal(t, "id-7", got)
+	require.Equal(t, id, got)
 
 	got, err = Decode("", "anything", "page_token")
 	require.NoError(t, err)
@@ -25,7 +26,8 @@ func TestDecodeRefuses(t *testing.T) {
 	for name, tc := range map[string]struct{ tok, filter, want string }{
 		"garbage":       {"!!!", "", "not a token"},
 		"valid base64":  {"e30", "", "not a token"},
-		"other filters": {Encode("id", "state=active"), "state=paused", "different filters"},
+		"other filters": {Encode("01a22ffd-6172-7011-b325-88e0fb77d3f4", "state=active"), "state=paused", "different filters"},
+		"not an id":     {Encode("x' OR 1=1", "state=active"), "state=active", "not a token"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Decode(tc.tok, tc.filter, "page_token")

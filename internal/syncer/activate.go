@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/handybind/handybind/internal/apiclient"
 	"github.com/handybind/handybind/internal/bind"
@@ -146,10 +144,12 @@ func upstream(system, what string, err error) error {
 	}
 	var refused *egress.NotAllowedError
 	if errors.As(err, &refused) {
-		return &errs.Error{Kind: errs.KindFailedPrecondition, Message: fmt.Sprintf("%s: %v", system, refused), Cause: err}
+		// Not what the name resolved to: that is the operator's network, not the caller's business.
+		return &errs.Error{Kind: errs.KindFailedPrecondition, Message: fmt.Sprintf("%s: the address of its base URL is not one the service may call; the operator allows hosts with --allow-hosts", system), Cause: err}
 	}
-	// Transport failures are named by kind only: the details (addresses, ports) are the server's business.
-	return errs.Unavailable(err, "%s could not be reached (%s); try again later", system, transportReason(err))
+	// One answer for every transport failure: refused, timed out or silent would tell a caller
+	// which ports are open on hosts it cannot see.
+	return errs.Unavailable(err, "%s could not be reached; check its base URL, or try again later", system)
 }
 
 func quoteList(names []string) string {
@@ -159,22 +159,6 @@ func quoteList(names []string) string {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	return `"` + strings.Join(sorted, `", "`) + `"`
-}
-
-// transportReason names a transport failure without its addresses.
-func transportReason(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timed out"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "its host name does not resolve"
-	}
-	return "no answer"
 }
 
 // describeUser names a Bind user for an error message.

@@ -121,7 +121,9 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) (SchemaStatus, erro
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
 			return SchemaStatus{}, fmt.Errorf("migrations: waiting for the migration lock: %w", err)
 		}
-		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) }()
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+		}()
 	}
 	p, err := db.gooseProvider(log)
 	if err != nil {
