@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -55,6 +56,13 @@ func EqGUID(name, id string) (Filter, error) {
 // Contains matches records whose text field contains value (OData v3 substringof).
 func Contains(name, value string) Filter {
 	return Filter{"substringof(" + quote(value) + ", " + field(name) + ")"}
+}
+
+// Between matches records whose date-time field lies in [from, to], compared as the wall-clock
+// times Bind stores (no zone, whole seconds).
+func Between(name string, from, to time.Time) Filter {
+	lit := func(t time.Time) string { return "datetime'" + t.Format(timeLayout) + "'" }
+	return Filter{field(name) + " ge " + lit(from) + " and " + field(name) + " le " + lit(to)}
 }
 
 // And matches records that every non-empty filter matches.

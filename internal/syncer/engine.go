@@ -365,4 +365,5 @@ type session struct {
 	warehouses    map[string]bind.Warehouse // by name
 	productByCode map[string]string         // Bind product id by code
 	seen          map[int64]bool            // sales handled in this run (pending ones reappear in the window)
+	sent          []sentOrder               // orders this run put in Bind, to read their totals back
 }
