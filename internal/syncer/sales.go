@@ -185,7 +185,9 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 		return s.postpone(ctx, saleID, "", fail, err)
 	}
 	sum := digest(order)
-	sent := func(bindID string) { s.sent = append(s.sent, sentOrder{saleID, bindID, sale.TotalSales, order.OrderDate.Time}) }
+	sent := func(bindID string) {
+		s.sent = append(s.sent, sentOrder{saleID, bindID, sale.TotalSales, order.OrderDate.Time})
+	}
 
 	// After a crash or an answer that never came, the order may exist: look before sending.
 	if link != nil && link.State == store.LinkPending {
