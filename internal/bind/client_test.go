@@ -376,23 +376,70 @@ func TestServerErrorsRetriedForReadsNotCreates(t *testing.T) {
 	require.Equal(t, 5, co.sim.Count("GET /api/Currencies"))
 }
 
+// createOrderOnce is how a caller recovers from ErrOutcomeUnknown: it looks the order up by
+// PurchaseOrder and sends it only when Bind does not have it.
+func createOrderOnce(ctx context.Context, c *bind.Client, o bind.NewOrder) (string, error) {
+	found, err := bind.All(c.Orders(ctx, bind.Query{Filter: bind.And(bind.Eq("PurchaseOrder", o.PurchaseOrder), bind.NeInt("Status", bind.OrderCancelled)), Top: 1}))
+	if err != nil {
+		return "", err
+	}
+	if len(found) > 0 {
+		return found[0].ID, nil
+	}
+	return c.CreateOrder(ctx, o)
+}
+
+// TestLostResponseCreateIsDetectableAndFindable covers a create whose answer never arrives, for
+// every way that happens: the client reports ErrOutcomeUnknown, and a retry that looks the order
+// up by PurchaseOrder first leaves exactly one order in Bind, whether or not the first POST landed.
 func TestLostResponseCreateIsDetectableAndFindable(t *testing.T) {
 	t.Parallel()
-	co := newCompany(t)
-	ctx := context.Background()
-	cid, addr := co.client(t, "Miscelánea La Esperanza")
-	pid := co.product(t, "L-1", "Leche", "28")
+	for name, tc := range map[string]struct {
+		fault   bindsim.Fault
+		applied bool
+	}{
+		"applied, then 500":                            {fault: bindsim.Fault{StatusAfterApply: http.StatusInternalServerError}, applied: true},
+		"applied, then 504 from the gateway":           {fault: bindsim.Fault{StatusAfterApply: http.StatusGatewayTimeout}, applied: true},
+		"applied, then the connection drops":           {fault: bindsim.Fault{LoseResponse: true}, applied: true},
+		"applied, answer slower than the client waits": {fault: bindsim.Fault{SlowResponse: 2 * time.Second}, applied: true},
+		"refused with 503 before it was applied":       {fault: bindsim.Fault{Status: http.StatusServiceUnavailable}, applied: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 200 * time.Millisecond })
+			ctx := context.Background()
+			cid, addr := co.client(t, "Miscelánea La Esperanza")
+			pid := co.product(t, "L-1", "Leche", "28")
+			order := co.order(cid, addr, "HANDY-777", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(28), Qty: money.NewFromInt(2)})
 
-	co.sim.Inject("POST /api/Orders", bindsim.Fault{LoseResponse: true})
-	_, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-777", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(28), Qty: money.NewFromInt(2)}))
-	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
-	require.Equal(t, 1, co.sim.Count("POST /api/Orders"))
+			co.sim.Inject("POST /api/Orders", tc.fault)
+			_, err := co.c.CreateOrder(ctx, order)
+			require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
+			require.Equal(t, 1, co.sim.Count("POST /api/Orders"), "a create is never sent twice blindly")
+			landed := 0
+			if tc.applied {
+				landed = 1
+			}
+			require.Eventually(t, func() bool { return len(co.sim.Orders()) == landed }, time.Second, 5*time.Millisecond)
 
-	// The write landed: it is found by PurchaseOrder, exactly once.
-	found, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-777")}))
-	require.NoError(t, err)
-	require.Len(t, found, 1)
-	require.Equal(t, "64.96", found[0].Total.String())
+			id, err := createOrderOnce(ctx, co.c, order)
+			require.NoError(t, err)
+			again, err := createOrderOnce(ctx, co.c, order)
+			require.NoError(t, err)
+			require.Equal(t, id, again)
+			// When the first POST did not land, the lookup finds nothing and the order is sent once more.
+			require.Equal(t, 2-landed, co.sim.Count("POST /api/Orders"))
+
+			// Exactly one order exists, found by PurchaseOrder.
+			orders := co.sim.Orders()
+			require.Len(t, orders, 1)
+			require.Equal(t, id, orders[0].ID)
+			found, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-777")}))
+			require.NoError(t, err)
+			require.Len(t, found, 1)
+			require.Equal(t, "64.96", found[0].Total.String())
+		})
+	}
 }
 
 func TestTimeouts(t *testing.T) {
@@ -406,6 +453,11 @@ func TestTimeouts(t *testing.T) {
 	_, err := bind.All(co.c.Orders(ctx, bind.Query{}))
 	require.NoError(t, err, "a read that timed out is tried again")
 	require.Equal(t, 2, co.sim.Count("GET /api/Orders"))
+
+	co.sim.Inject("GET /api/Clients/{id}", bindsim.Fault{SlowResponse: time.Second})
+	_, err = co.c.Client(ctx, cid)
+	require.NoError(t, err, "a read whose answer is too slow is tried again")
+	require.Equal(t, 1+2, co.sim.Count("GET /api/Clients/{id}"))
 
 	co.sim.Inject("POST /api/Orders", bindsim.Fault{Hang: true})
 	_, err = co.c.CreateOrder(ctx, co.order(cid, addr, "H-T", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(20), Qty: money.NewFromInt(1)}))
