@@ -30,7 +30,12 @@ type company struct {
 
 func newCompany(t testing.TB, opts ...func(*bind.Options)) *company {
 	t.Helper()
-	s := bindsim.New()
+	return newCompanyOf(t, bindsim.New(), opts...)
+}
+
+// newCompanyOf seeds a given simulator, for one built with options.
+func newCompanyOf(t testing.TB, s *bindsim.Sim, opts ...func(*bind.Options)) *company {
+	t.Helper()
 	co := &company{sim: s}
 	co.user = s.AddToken(token, bind.UserProfile{Name: "Ana Admin", Email: "ana@example.com", CompanyName: "Distribuidora del Norte"})
 	co.general = s.AddPriceList("Lista General")
@@ -534,21 +539,36 @@ func TestConcurrencyCapAndRateLimit(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 350*time.Millisecond)
 }
 
-// TestOrderTotalIsRoundedOnce checks Bind's arithmetic as real orders show it: the total is the
-// exact net subtotal times (1 + VAT), rounded to cents once, so net prices precise to 10 places
-// give a tax-inclusive total back to the cent, even where rounding the subtotal first would not.
-func TestOrderTotalIsRoundedOnce(t *testing.T) {
+// TestOrderTotalRounding checks Bind's arithmetic as real orders show it: net prices precise to
+// 10 places give a tax-inclusive total back to the cent when the total is rounded once, and a cent
+// less when the subtotal is rounded before VAT is applied, the other reading the reference leaves
+// open.
+func TestOrderTotalRounding(t *testing.T) {
 	t.Parallel()
-	co := newCompany(t)
-	ctx := context.Background()
-	cid, addr := co.client(t, "Redondeo")
-	pid := co.product(t, "R-1", "Redondeo", "1")
-	net := money.MustParse("116.04").Div(money.MustParse("1.16")) // 100.0344827586…
-	oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "H-R", bind.NewOrderProduct{ID: pid, Price: money.Of(net.Round(10)), Qty: money.NewFromInt(1)}))
-	require.NoError(t, err)
-	od, err := co.c.Order(ctx, oid)
-	require.NoError(t, err)
-	require.Equal(t, "116.04", od.Total.String())
-	require.Equal(t, "100.03", od.ProductSubtotal.String())
-	require.Equal(t, "16.01", od.VAT.String())
+	for _, tc := range []struct {
+		rounding             bindsim.Rounding
+		subtotal, vat, total string
+	}{
+		{bindsim.RoundOnce, "100.03", "16.01", "116.04"},
+		{bindsim.RoundSubtotalFirst, "100.03", "16", "116.03"},
+	} {
+		t.Run(tc.rounding.String(), func(t *testing.T) {
+			t.Parallel()
+			co := newCompanyOf(t, bindsim.New(bindsim.WithRounding(tc.rounding)))
+			ctx := context.Background()
+			cid, addr := co.client(t, "Redondeo")
+			pid := co.product(t, "R-1", "Redondeo", "1")
+			net := money.MustParse("116.04").Div(money.MustParse("1.16")) // 100.0344827586…
+			oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "H-R", bind.NewOrderProduct{ID: pid, Price: money.Of(net.Round(10)), Qty: money.NewFromInt(1)}))
+			require.NoError(t, err)
+			od, err := co.c.Order(ctx, oid)
+			require.NoError(t, err)
+			require.Equal(t, tc.total, od.Total.String())
+			require.Equal(t, tc.subtotal, od.ProductSubtotal.String())
+			require.Equal(t, tc.vat, od.VAT.String())
+			list, err := bind.All(co.c.Orders(ctx, bind.Query{}))
+			require.NoError(t, err)
+			require.Equal(t, tc.total, list[0].Total.String(), "the list shows the same total")
+		})
+	}
 }

@@ -268,9 +268,7 @@ func (s *Sim) getOrder(w http.ResponseWriter, id string) {
 var statusText = map[int32]string{bind.OrderActive: "Activo", bind.OrderFulfilled: "Surtido", bind.OrderCancelled: "Cancelado"}
 
 // createOrder stores a new order captured by the key's user (nothing can override that), with
-// totals computed as Bind's real orders show them: line prices are net, and
-// Total = (ProductSubtotal − Discount) × (1 + VATRate), computed on the exact line amounts and
-// rounded to cents once; ProductSubtotal is shown rounded, and VAT is the difference.
+// its amounts computed by orderAmountsOf under the company's Rounding.
 func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserProfile) {
 	var in newOrder
 	if !decodeBody(w, body, &in) {
@@ -316,7 +314,7 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 		vatRate = in.VATRate.money()
 	}
 	o := &bind.OrderDetails{StatusCode: bind.OrderActive, Status: statusText[bind.OrderActive]}
-	subtotal := money.Zero
+	lines := make([]amountLine, 0, len(in.Products))
 	for i, line := range in.Products {
 		p := s.findProduct(line.ID)
 		if p == nil {
@@ -324,16 +322,13 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 			return
 		}
 		price, qty := line.Price.money(), line.Qty.money()
-		subtotal = subtotal.Add(price.Mul(qty))
+		lines = append(lines, amountLine{price: price, qty: qty})
 		o.Products = append(o.Products, bind.OrderDetailsProduct{
 			ProductID: p.ID, Name: p.Title, Code: p.Code, Unit: p.Unit, IndexNumber: int32(i + 1),
 			UnitMultiplier: money.NewFromInt(1), Qty: qty, Price: price, Comments: line.Comments,
 		})
 	}
-	discount := in.DiscountAmount.money().Cents()
-	total := subtotal.Sub(discount).Mul(money.NewFromInt(1).Add(vatRate)).Cents()
-	subtotal = subtotal.Cents()
-	vat := total.Sub(subtotal.Sub(discount))
+	amounts := orderAmountsOf(lines, nil, in.DiscountAmount.money(), vatRate, s.rounding)
 
 	s.nextNumber++
 	o.ID = newID()
@@ -352,9 +347,9 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 	o.PurchaseOrder = in.PurchaseOrder
 	o.EmployeeID, o.EmployeeName = profile.UserID, profile.Name
 	o.Address = strings.TrimSpace(strings.Join([]string{c.City, c.State}, ", "))
-	o.ProductSubtotal, o.Discount, o.VATRate, o.VAT = subtotal, discount, vatRate, vat
+	o.ProductSubtotal, o.ServiceSubtotal, o.Discount = amounts.productSubtotal, amounts.serviceSubtotal, amounts.discount
+	o.VATRate, o.VAT, o.Total = vatRate, amounts.vat, amounts.total
 	o.DiscountType = 1
-	o.Total = total
 	s.orders = append(s.orders, o)
 	writeJSON(w, http.StatusOK, o.ID)
 }

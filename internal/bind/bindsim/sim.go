@@ -64,8 +64,9 @@ type Sim struct {
 
 	// DeleteMode is read on every DELETE of an order.
 	DeleteMode DeleteMode
-	// DefaultVATRate applies to orders that send VATRate 0 with taxed lines [0.16].
+	// DefaultVATRate applies to orders that leave VATRate out [0.16].
 	DefaultVATRate money.Decimal
+	rounding       Rounding
 
 	simkit.Recorder
 	now func() time.Time
@@ -81,14 +82,24 @@ type clientRecord struct {
 	addresses []bind.NewAddress
 }
 
+// Option configures a company on creation, for behaviours of Bind the reference leaves open.
+type Option func(*Sim)
+
+// WithRounding sets when order amounts are rounded to cents [RoundOnce].
+func WithRounding(r Rounding) Option { return func(s *Sim) { s.rounding = r } }
+
 // New returns an empty company: no tokens, no catalogs. Seed it with the Add methods.
-func New() *Sim {
-	return &Sim{
+func New(opts ...Option) *Sim {
+	s := &Sim{
 		tokens:         map[string]bind.UserProfile{},
 		nextNumber:     1000,
 		DefaultVATRate: money.MustParse("0.16"),
 		now:            func() time.Time { return time.Now().UTC() },
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func newID() string { return uuid.NewString() }
