@@ -53,10 +53,10 @@ func record(item any, fields []string) (map[string]any, error) {
 }
 
 // answerList answers an OData list of wire items: $filter, $orderby, $skip and $top (at most
-// 100 whatever $top asks), with nextLink carrying the other options over, and count of all
-// matches. Filters and orderings see the items as their JSON objects, so field names are the
-// definition's.
-func answerList[T any](w http.ResponseWriter, r *http.Request, items []T) {
+// 100 whatever $top asks), with count of all matches and, if nextLink is set, a nextLink carrying
+// the other options over on every page but the last. Filters and orderings see the items as their
+// JSON objects, so field names are the definition's.
+func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, items []T) {
 	q := r.URL.Query()
 	fields := jsonFields(reflect.TypeFor[T]())
 	type row struct {
@@ -131,7 +131,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	for i := skip; i < end; i++ {
 		out.Value = append(out.Value, rows[i].item)
 	}
-	if end < total {
+	if nextLink && end < total {
 		next := url.Values{}
 		for k, v := range q {
 			next[k] = v

@@ -67,6 +67,7 @@ type Sim struct {
 	// DefaultVATRate applies to orders that leave VATRate out [0.16].
 	DefaultVATRate money.Decimal
 	rounding       Rounding
+	omitNextLink   bool
 
 	simkit.Recorder
 	now func() time.Time
@@ -87,6 +88,10 @@ type Option func(*Sim)
 
 // WithRounding sets when order amounts are rounded to cents [RoundOnce].
 func WithRounding(r Rounding) Option { return func(s *Sim) { s.rounding = r } }
+
+// WithoutNextLink leaves nextLink out of every page, as an OData server may; a client must then
+// page by $skip until a page comes back short. By default every page but the last has one.
+func WithoutNextLink() Option { return func(s *Sim) { s.omitNextLink = true } }
 
 // New returns an empty company: no tokens, no catalogs. Seed it with the Add methods.
 func New(opts ...Option) *Sim {
@@ -301,19 +306,19 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	case "GET /api/UserProfile":
 		writeJSON(w, http.StatusOK, userProfileOf(profile))
 	case "GET /api/PriceLists":
-		answerList(w, r, locked(s, func() []priceList { return slices.Clone(s.priceLists) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []priceList { return slices.Clone(s.priceLists) }))
 	case "GET /api/Currencies":
-		answerList(w, r, locked(s, func() []currency { return slices.Clone(s.currencies) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []currency { return slices.Clone(s.currencies) }))
 	case "GET /api/Locations":
-		answerList(w, r, locked(s, func() []location { return slices.Clone(s.locations) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []location { return slices.Clone(s.locations) }))
 	case "GET /api/Warehouses":
-		answerList(w, r, locked(s, func() []warehouse { return slices.Clone(s.warehouses) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []warehouse { return slices.Clone(s.warehouses) }))
 	case "GET /api/Accounts":
-		answerList(w, r, locked(s, func() []account { return slices.Clone(s.accounts) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []account { return slices.Clone(s.accounts) }))
 	case "GET /api/Users":
-		answerList(w, r, locked(s, func() []user { return slices.Clone(s.users) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []user { return slices.Clone(s.users) }))
 	case "GET /api/Products":
-		answerList(w, r, locked(s, func() []product { return each(s.products, productOf) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []product { return each(s.products, productOf) }))
 	case "GET /api/Products/{id}":
 		s.getProduct(w, id)
 	case "POST /api/Products":
@@ -323,13 +328,13 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	case "GET /api/ProductsPriceAndInventory":
 		s.priceAndInventory(w, r)
 	case "GET /api/Clients":
-		answerList(w, r, locked(s, func() []clientListItem { return each(s.clients, clientListItemOf) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []clientListItem { return each(s.clients, clientListItemOf) }))
 	case "GET /api/Clients/{id}":
 		s.getClient(w, id)
 	case "POST /api/Clients":
 		s.createClient(w, body)
 	case "GET /api/Orders":
-		answerList(w, r, locked(s, func() []orderListItem { return each(s.orders, orderListItemOf) }))
+		answerList(w, r, !s.omitNextLink, locked(s, func() []orderListItem { return each(s.orders, orderListItemOf) }))
 	case "GET /api/Orders/{id}":
 		s.getOrder(w, id)
 	case "POST /api/Orders":
