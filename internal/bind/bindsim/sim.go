@@ -306,19 +306,19 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	case "GET /api/UserProfile":
 		writeJSON(w, http.StatusOK, userProfileOf(profile))
 	case "GET /api/PriceLists":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []priceList { return slices.Clone(s.priceLists) }))
+		list(s, w, r, func() []priceList { return slices.Clone(s.priceLists) })
 	case "GET /api/Currencies":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []currency { return slices.Clone(s.currencies) }))
+		list(s, w, r, func() []currency { return slices.Clone(s.currencies) })
 	case "GET /api/Locations":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []location { return slices.Clone(s.locations) }))
+		list(s, w, r, func() []location { return slices.Clone(s.locations) })
 	case "GET /api/Warehouses":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []warehouse { return slices.Clone(s.warehouses) }))
+		list(s, w, r, func() []warehouse { return slices.Clone(s.warehouses) })
 	case "GET /api/Accounts":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []account { return slices.Clone(s.accounts) }))
+		list(s, w, r, func() []account { return slices.Clone(s.accounts) })
 	case "GET /api/Users":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []user { return slices.Clone(s.users) }))
+		list(s, w, r, func() []user { return slices.Clone(s.users) })
 	case "GET /api/Products":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []product { return each(s.products, productOf) }))
+		list(s, w, r, func() []product { return each(s.products, productOf) })
 	case "GET /api/Products/{id}":
 		s.getProduct(w, id)
 	case "POST /api/Products":
@@ -328,13 +328,13 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	case "GET /api/ProductsPriceAndInventory":
 		s.priceAndInventory(w, r)
 	case "GET /api/Clients":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []clientListItem { return each(s.clients, clientListItemOf) }))
+		list(s, w, r, func() []clientListItem { return each(s.clients, clientListItemOf) })
 	case "GET /api/Clients/{id}":
 		s.getClient(w, id)
 	case "POST /api/Clients":
 		s.createClient(w, body)
 	case "GET /api/Orders":
-		answerList(w, r, !s.omitNextLink, locked(s, func() []orderListItem { return each(s.orders, orderListItemOf) }))
+		list(s, w, r, func() []orderListItem { return each(s.orders, orderListItemOf) })
 	case "GET /api/Orders/{id}":
 		s.getOrder(w, id)
 	case "POST /api/Orders":
@@ -344,6 +344,11 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	default:
 		writeError(w, http.StatusNotFound, "No HTTP resource was found that matches the request URI '"+r.URL.Path+"'.")
 	}
+}
+
+// list answers a list route with the wire items f builds under the simulator's lock.
+func list[T any](s *Sim, w http.ResponseWriter, r *http.Request, f func() []T) {
+	answerList(w, r, !s.omitNextLink, locked(s, f))
 }
 
 // each maps every record of the model to its wire form.

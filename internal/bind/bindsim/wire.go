@@ -1,7 +1,7 @@
 package bindsim
 
 import (
-	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -66,10 +66,10 @@ func (d *dateTime) UnmarshalJSON(b []byte) error {
 		*d = dateTime{}
 		return nil
 	}
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b[1:len(b)-1], '"') >= 0 {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("%s is not a date-time string", b)
 	}
-	s := string(b[1 : len(b)-1])
 	for _, layout := range []string{dateTimeLayout, "2006-01-02T15:04:05.999999999", time.RFC3339Nano} {
 		if t, err := time.Parse(layout, s); err == nil {
 			d.Time = t
