@@ -298,8 +298,11 @@ func idPath(resource, id string) (string, error) {
 
 // Query selects and orders a list.
 type Query struct {
-	Filter  Filter
-	OrderBy string // e.g. "Number desc"; field names only
+	Filter Filter
+	// OrderBy orders the list, e.g. "Number desc"; field names only. The list is always paged in
+	// an explicit order, ID last, so that a record is neither skipped nor read twice between
+	// pages when the other keys tie [ID].
+	OrderBy string
 	// Top limits the total number of records read; 0 means all.
 	Top int
 }
@@ -315,43 +318,48 @@ func validOrderBy(s string) bool {
 	return true
 }
 
+// orderBy is the $orderby every page is asked for: the caller's order with ID added last.
+func (q Query) orderBy() (string, error) {
+	if q.OrderBy == "" {
+		return "ID", nil
+	}
+	if !validOrderBy(q.OrderBy) {
+		return "", fmt.Errorf("bind: %q is not an $orderby of field names", q.OrderBy)
+	}
+	for part := range strings.SplitSeq(q.OrderBy, ",") {
+		if strings.Fields(part)[0] == "ID" {
+			return q.OrderBy, nil
+		}
+	}
+	return q.OrderBy + ",ID", nil
+}
+
 // odataEscape escapes a query value with %20 for spaces, as OData servers expect.
 func odataEscape(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 
-func (q Query) encode() (string, error) {
-	var parts []string
-	if !q.Filter.IsZero() {
-		parts = append(parts, "$filter="+odataEscape(q.Filter.String()))
-	}
-	if q.OrderBy != "" {
-		if !validOrderBy(q.OrderBy) {
-			return "", fmt.Errorf("bind: %q is not an $orderby of field names", q.OrderBy)
-		}
-		parts = append(parts, "$orderby="+odataEscape(q.OrderBy))
-	}
-	top := PageSize
-	if q.Top > 0 && q.Top < top {
-		top = q.Top
-	}
-	parts = append(parts, "$top="+strconv.Itoa(top))
-	return strings.Join(parts, "&"), nil
-}
-
-// list pages through a resource, following nextLink. Only the path and query of a nextLink are
-// used, always against the configured base URL, so a link can never send the key elsewhere.
+// list pages through a resource: $skip over an explicit $orderby, $top at most PageSize, until a
+// page holds fewer rows than it asked for. Bind's nextLink is not followed: an OData server may
+// leave it out, and a list that relied on it would stop after the first page without a word.
 func list[T any](c *Client, ctx context.Context, resource string, q Query) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
-		qs, err := q.encode()
+		orderBy, err := q.orderBy()
 		if err != nil {
 			yield(zero, err)
 			return
 		}
-		next := resource + "?" + qs
+		fixed := "$orderby=" + odataEscape(orderBy)
+		if !q.Filter.IsZero() {
+			fixed = "$filter=" + odataEscape(q.Filter.String()) + "&" + fixed
+		}
 		seen := 0
-		for next != "" {
+		for skip := 0; ; {
+			top := PageSize
+			if q.Top > 0 {
+				top = min(top, q.Top-seen)
+			}
 			var page Page[T]
-			if err := c.get(ctx, next, &page); err != nil {
+			if err := c.get(ctx, resource+"?"+fixed+"&$skip="+strconv.Itoa(skip)+"&$top="+strconv.Itoa(top), &page); err != nil {
 				yield(zero, err)
 				return
 			}
@@ -364,15 +372,10 @@ func list[T any](c *Client, ctx context.Context, resource string, q Query) iter.
 					return
 				}
 			}
-			next = ""
-			if page.NextLink != "" && len(page.Value) > 0 {
-				u, err := url.Parse(page.NextLink)
-				if err != nil || !strings.EqualFold(u.Path, c.base.Path+resource) {
-					yield(zero, fmt.Errorf("bind GET %s: nextLink %q does not continue the list", resource, page.NextLink))
-					return
-				}
-				next = resource + "?" + u.RawQuery
+			if len(page.Value) < top {
+				return
 			}
+			skip += len(page.Value)
 		}
 	}
 }

@@ -2,10 +2,15 @@ package bind_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +35,12 @@ type company struct {
 
 func newCompany(t testing.TB, opts ...func(*bind.Options)) *company {
 	t.Helper()
-	s := bindsim.New()
+	return newCompanyOf(t, bindsim.New(), opts...)
+}
+
+// newCompanyOf seeds a given simulator, for one built with options.
+func newCompanyOf(t testing.TB, s *bindsim.Sim, opts ...func(*bind.Options)) *company {
+	t.Helper()
 	co := &company{sim: s}
 	co.user = s.AddToken(token, bind.UserProfile{Name: "Ana Admin", Email: "ana@example.com", CompanyName: "Distribuidora del Norte"})
 	co.general = s.AddPriceList("Lista General")
@@ -103,7 +113,7 @@ func TestUserProfileAndCatalogs(t *testing.T) {
 	require.Equal(t, co.user.UserID, p.UserID)
 	require.Equal(t, "Distribuidora del Norte", p.CompanyName)
 
-	pls, err := bind.All(co.c.PriceLists(ctx, bind.Query{}))
+	pls, err := bind.All(co.c.PriceLists(ctx, bind.Query{OrderBy: "Name"}))
 	require.NoError(t, err)
 	require.Equal(t, []bind.PriceList{{ID: co.general, Name: "Lista General"}, {ID: co.mayoreo, Name: "Mayoreo"}}, pls)
 
@@ -112,7 +122,7 @@ func TestUserProfileAndCatalogs(t *testing.T) {
 	require.Len(t, curs, 1)
 	require.Equal(t, bindsim.MXN, curs[0].ID)
 
-	whs, err := bind.All(co.c.Warehouses(ctx, bind.Query{}))
+	whs, err := bind.All(co.c.Warehouses(ctx, bind.Query{OrderBy: "Name"}))
 	require.NoError(t, err)
 	require.Len(t, whs, 2)
 	require.Equal(t, co.matriz, whs[0].LocationID)
@@ -130,43 +140,144 @@ func TestUserProfileAndCatalogs(t *testing.T) {
 	require.Len(t, users, 2)
 }
 
-func TestPagingFollowsNextLinkAcrossPages(t *testing.T) {
-	t.Parallel()
-	co := newCompany(t)
-	ctx := context.Background()
-	for i := range 250 {
-		co.product(t, fmt.Sprintf("SKU-%03d", i), fmt.Sprintf("Producto %d", i), "10")
-	}
-	var codes []string
-	for p, err := range co.c.Products(ctx, bind.Query{OrderBy: "Code desc"}) {
-		require.NoError(t, err)
-		codes = append(codes, p.Code)
-	}
-	require.Len(t, codes, 250)
-	require.Equal(t, "SKU-249", codes[0])
-	require.Equal(t, "SKU-000", codes[249])
-	require.Equal(t, 3, co.sim.Count("GET /api/Products"), "250 records are three pages of 100")
+// pageRequests are the queries a list route was asked, and the rows and nextLink of each answer.
+type pageRequest struct {
+	query    url.Values
+	rows     int
+	nextLink bool
+}
 
-	// Every page after the first was asked for with the query Bind's nextLink carried.
-	var queries []string
-	for _, r := range co.sim.Requests() {
-		if r.Route == "GET /api/Products" {
-			queries = append(queries, r.Query)
+func pageRequests(t *testing.T, sim *bindsim.Sim, route string) []pageRequest {
+	t.Helper()
+	var out []pageRequest
+	for _, r := range sim.Requests() {
+		if r.Route != route {
+			continue
 		}
+		q, err := url.ParseQuery(r.Query)
+		require.NoError(t, err)
+		var page struct {
+			Value    []json.RawMessage
+			NextLink *string `json:"nextLink"`
+		}
+		require.NoError(t, json.Unmarshal(r.Response, &page))
+		out = append(out, pageRequest{query: q, rows: len(page.Value), nextLink: page.NextLink != nil})
 	}
-	require.Contains(t, queries[1], "%24skip=100")
-	require.Contains(t, queries[2], "%24skip=200")
-	require.Contains(t, queries[2], "orderby")
+	return out
+}
 
-	// Top stops early, and stopping the loop stops paging.
-	some, err := bind.All(co.c.Products(ctx, bind.Query{Top: 120}))
-	require.NoError(t, err)
-	require.Len(t, some, 120)
-	before := co.sim.Count("GET /api/Products")
-	for range co.c.Products(ctx, bind.Query{}) {
-		break
+// TestPagingWithAndWithoutNextLink reads lists longer than two pages from a Bind that sends
+// nextLink and from one that leaves it out: either way every record is read once, in order, by
+// $skip over an explicit $orderby, ending at the first short page.
+func TestPagingWithAndWithoutNextLink(t *testing.T) {
+	t.Parallel()
+	const n = 260
+	for _, nextLink := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nextLink=%t", nextLink), func(t *testing.T) {
+			t.Parallel()
+			var opts []bindsim.Option
+			if !nextLink {
+				opts = append(opts, bindsim.WithoutNextLink())
+			}
+			co := newCompanyOf(t, bindsim.New(opts...))
+			ctx := context.Background()
+			for i := range n {
+				co.product(t, fmt.Sprintf("SKU-%03d", i), fmt.Sprintf("Producto %d", i), "10")
+				_, err := co.c.CreateClient(ctx, bind.NewClient{
+					LegalName: fmt.Sprintf("Cliente %03d", i), CommercialName: fmt.Sprintf("Tienda %03d", i), RFC: "XAXX010101000",
+					PriceListID: co.general, AccountingNumber: "105-01-001",
+				})
+				require.NoError(t, err)
+			}
+
+			t.Run("products, ordered by the caller", func(t *testing.T) {
+				var codes []string
+				for p, err := range co.c.Products(ctx, bind.Query{OrderBy: "Code desc"}) {
+					require.NoError(t, err)
+					codes = append(codes, p.Code)
+				}
+				require.Len(t, codes, n)
+				require.True(t, slices.IsSortedFunc(codes, func(a, b string) int { return strings.Compare(b, a) }))
+				require.Equal(t, "SKU-259", codes[0])
+				require.Equal(t, "SKU-000", codes[n-1])
+				reqs := pageRequests(t, co.sim, "GET /api/Products")
+				require.Len(t, reqs, 3, "260 records are three pages of 100")
+				for i, r := range reqs {
+					require.Equal(t, strconv.Itoa(100*i), r.query.Get("$skip"))
+					require.Equal(t, "100", r.query.Get("$top"))
+					require.Equal(t, "Code desc,ID", r.query.Get("$orderby"), "ties are broken by ID")
+					require.Equal(t, nextLink && i < 2, r.nextLink)
+				}
+				require.Equal(t, []int{100, 100, 60}, []int{reqs[0].rows, reqs[1].rows, reqs[2].rows})
+			})
+
+			t.Run("clients, in the default order", func(t *testing.T) {
+				clients, err := bind.All(co.c.Clients(ctx, bind.Query{}))
+				require.NoError(t, err)
+				seen := map[string]bool{}
+				for i, c := range clients {
+					require.False(t, seen[c.ID], "no client is read twice")
+					seen[c.ID] = true
+					if i > 0 {
+						require.Less(t, strings.ToLower(clients[i-1].ID), strings.ToLower(c.ID))
+					}
+				}
+				require.Len(t, seen, n)
+				reqs := pageRequests(t, co.sim, "GET /api/Clients")
+				require.Len(t, reqs, 3)
+				for i, r := range reqs {
+					require.Equal(t, strconv.Itoa(100*i), r.query.Get("$skip"))
+					require.Equal(t, "ID", r.query.Get("$orderby"))
+				}
+			})
+
+			t.Run("a Top that ends inside a page", func(t *testing.T) {
+				before := co.sim.Count("GET /api/Clients")
+				some, err := bind.All(co.c.Clients(ctx, bind.Query{Top: 120}))
+				require.NoError(t, err)
+				require.Len(t, some, 120)
+				reqs := pageRequests(t, co.sim, "GET /api/Clients")[before:]
+				require.Len(t, reqs, 2)
+				require.Equal(t, "20", reqs[1].query.Get("$top"), "no more is asked for than is wanted")
+			})
+
+			t.Run("an exact number of pages ends on an empty one", func(t *testing.T) {
+				before := co.sim.Count("GET /api/Products")
+				some, err := bind.All(co.c.Products(ctx, bind.Query{Filter: bind.Contains("Code", "SKU-1")}))
+				require.NoError(t, err)
+				require.Len(t, some, 100)
+				require.Equal(t, before+2, co.sim.Count("GET /api/Products"))
+			})
+
+			t.Run("stopping the loop stops paging", func(t *testing.T) {
+				before := co.sim.Count("GET /api/Products")
+				for range co.c.Products(ctx, bind.Query{}) {
+					break
+				}
+				require.Equal(t, before+1, co.sim.Count("GET /api/Products"))
+			})
+
+			t.Run("the simulator answers at most 100 rows whatever $top asks", func(t *testing.T) {
+				for _, route := range []string{"/api/Products", "/api/Clients"} {
+					req, err := http.NewRequest(http.MethodGet, co.srv.URL+route+"?$top=1000&$skip=10", nil)
+					require.NoError(t, err)
+					req.Header.Set("Authorization", "Bearer "+token)
+					res, err := co.srv.Client().Do(req)
+					require.NoError(t, err)
+					var page struct {
+						Value    []json.RawMessage
+						Count    int64
+						NextLink *string `json:"nextLink"`
+					}
+					require.NoError(t, json.NewDecoder(res.Body).Decode(&page))
+					res.Body.Close()
+					require.Len(t, page.Value, 100, route)
+					require.Equal(t, int64(n), page.Count, route)
+					require.Equal(t, nextLink, page.NextLink != nil, route)
+				}
+			})
+		})
 	}
-	require.Equal(t, before+1, co.sim.Count("GET /api/Products"))
 }
 
 func TestFilters(t *testing.T) {
@@ -179,7 +290,7 @@ func TestFilters(t *testing.T) {
 
 	find := func(f bind.Filter) []string {
 		t.Helper()
-		ps, err := bind.All(co.c.Products(ctx, bind.Query{Filter: f}))
+		ps, err := bind.All(co.c.Products(ctx, bind.Query{Filter: f, OrderBy: "Code"}))
 		require.NoError(t, err, f.String())
 		var out []string
 		for _, p := range ps {
@@ -376,23 +487,70 @@ func TestServerErrorsRetriedForReadsNotCreates(t *testing.T) {
 	require.Equal(t, 5, co.sim.Count("GET /api/Currencies"))
 }
 
+// createOrderOnce is how a caller recovers from ErrOutcomeUnknown: it looks the order up by
+// PurchaseOrder and sends it only when Bind does not have it.
+func createOrderOnce(ctx context.Context, c *bind.Client, o bind.NewOrder) (string, error) {
+	found, err := bind.All(c.Orders(ctx, bind.Query{Filter: bind.And(bind.Eq("PurchaseOrder", o.PurchaseOrder), bind.NeInt("Status", bind.OrderCancelled)), Top: 1}))
+	if err != nil {
+		return "", err
+	}
+	if len(found) > 0 {
+		return found[0].ID, nil
+	}
+	return c.CreateOrder(ctx, o)
+}
+
+// TestLostResponseCreateIsDetectableAndFindable covers a create whose answer never arrives, for
+// every way that happens: the client reports ErrOutcomeUnknown, and a retry that looks the order
+// up by PurchaseOrder first leaves exactly one order in Bind, whether or not the first POST landed.
 func TestLostResponseCreateIsDetectableAndFindable(t *testing.T) {
 	t.Parallel()
-	co := newCompany(t)
-	ctx := context.Background()
-	cid, addr := co.client(t, "Miscelánea La Esperanza")
-	pid := co.product(t, "L-1", "Leche", "28")
+	for name, tc := range map[string]struct {
+		fault   bindsim.Fault
+		applied bool
+	}{
+		"applied, then 500":                            {fault: bindsim.Fault{StatusAfterApply: http.StatusInternalServerError}, applied: true},
+		"applied, then 504 from the gateway":           {fault: bindsim.Fault{StatusAfterApply: http.StatusGatewayTimeout}, applied: true},
+		"applied, then the connection drops":           {fault: bindsim.Fault{LoseResponse: true}, applied: true},
+		"applied, answer slower than the client waits": {fault: bindsim.Fault{SlowResponse: 2 * time.Second}, applied: true},
+		"refused with 503 before it was applied":       {fault: bindsim.Fault{Status: http.StatusServiceUnavailable}, applied: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 200 * time.Millisecond })
+			ctx := context.Background()
+			cid, addr := co.client(t, "Miscelánea La Esperanza")
+			pid := co.product(t, "L-1", "Leche", "28")
+			order := co.order(cid, addr, "HANDY-777", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(28), Qty: money.NewFromInt(2)})
 
-	co.sim.Inject("POST /api/Orders", bindsim.Fault{LoseResponse: true})
-	_, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-777", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(28), Qty: money.NewFromInt(2)}))
-	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
-	require.Equal(t, 1, co.sim.Count("POST /api/Orders"))
+			co.sim.Inject("POST /api/Orders", tc.fault)
+			_, err := co.c.CreateOrder(ctx, order)
+			require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
+			require.Equal(t, 1, co.sim.Count("POST /api/Orders"), "a create is never sent twice blindly")
+			landed := 0
+			if tc.applied {
+				landed = 1
+			}
+			require.Eventually(t, func() bool { return len(co.sim.Orders()) == landed }, time.Second, 5*time.Millisecond)
 
-	// The write landed: it is found by PurchaseOrder, exactly once.
-	found, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-777")}))
-	require.NoError(t, err)
-	require.Len(t, found, 1)
-	require.Equal(t, "64.96", found[0].Total.String())
+			id, err := createOrderOnce(ctx, co.c, order)
+			require.NoError(t, err)
+			again, err := createOrderOnce(ctx, co.c, order)
+			require.NoError(t, err)
+			require.Equal(t, id, again)
+			// When the first POST did not land, the lookup finds nothing and the order is sent once more.
+			require.Equal(t, 2-landed, co.sim.Count("POST /api/Orders"))
+
+			// Exactly one order exists, found by PurchaseOrder.
+			orders := co.sim.Orders()
+			require.Len(t, orders, 1)
+			require.Equal(t, id, orders[0].ID)
+			found, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-777")}))
+			require.NoError(t, err)
+			require.Len(t, found, 1)
+			require.Equal(t, "64.96", found[0].Total.String())
+		})
+	}
 }
 
 func TestTimeouts(t *testing.T) {
@@ -407,6 +565,11 @@ func TestTimeouts(t *testing.T) {
 	require.NoError(t, err, "a read that timed out is tried again")
 	require.Equal(t, 2, co.sim.Count("GET /api/Orders"))
 
+	co.sim.Inject("GET /api/Clients/{id}", bindsim.Fault{SlowResponse: time.Second})
+	_, err = co.c.Client(ctx, cid)
+	require.NoError(t, err, "a read whose answer is too slow is tried again")
+	require.Equal(t, 1+2, co.sim.Count("GET /api/Clients/{id}"))
+
 	co.sim.Inject("POST /api/Orders", bindsim.Fault{Hang: true})
 	_, err = co.c.CreateOrder(ctx, co.order(cid, addr, "H-T", bind.NewOrderProduct{ID: pid, Price: money.NewFromInt(20), Qty: money.NewFromInt(1)}))
 	require.ErrorIs(t, err, bind.ErrOutcomeUnknown)
@@ -420,6 +583,8 @@ func TestTimeouts(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
+// TestNextLinkNeverLeavesTheBaseURL: a nextLink pointing elsewhere is not followed, since lists
+// are paged by $skip against the configured base URL, so the key never goes anywhere else.
 func TestNextLinkNeverLeavesTheBaseURL(t *testing.T) {
 	t.Parallel()
 	var hosts []string
@@ -429,18 +594,22 @@ func TestNextLinkNeverLeavesTheBaseURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hosts = append(hosts, r.Host)
 		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Query().Get("$skip") == "" {
-			fmt.Fprintf(w, `{"value":[{"ID":"%s","Name":"A"}],"nextLink":"%s/api/PriceLists?$skip=1","count":2}`, "00000000-0000-0000-0000-000000000001", evil.URL)
+		if r.URL.Query().Get("$skip") == "0" {
+			rows := make([]string, bind.PageSize)
+			for i := range rows {
+				rows[i] = fmt.Sprintf(`{"ID":"00000000-0000-0000-0000-%012d","Name":"A"}`, i)
+			}
+			fmt.Fprintf(w, `{"value":[%s],"nextLink":"%s/api/PriceLists?$skip=100","count":101}`, strings.Join(rows, ","), evil.URL)
 			return
 		}
-		fmt.Fprint(w, `{"value":[{"ID":"00000000-0000-0000-0000-000000000002","Name":"B"}],"count":2}`)
+		fmt.Fprint(w, `{"value":[{"ID":"00000000-0000-0000-0000-000000000100","Name":"B"}],"count":101}`)
 	}))
 	defer srv.Close()
 	c, err := bind.New(bind.Options{BaseURL: srv.URL, Token: token})
 	require.NoError(t, err)
 	pls, err := bind.All(c.PriceLists(context.Background(), bind.Query{}))
 	require.NoError(t, err)
-	require.Len(t, pls, 2)
+	require.Len(t, pls, bind.PageSize+1)
 	require.False(t, evilHit, "the key is only ever sent to the configured base URL")
 	require.Len(t, hosts, 2)
 }
@@ -482,21 +651,36 @@ func TestConcurrencyCapAndRateLimit(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 350*time.Millisecond)
 }
 
-// TestOrderTotalIsRoundedOnce checks Bind's arithmetic as real orders show it: the total is the
-// exact net subtotal times (1 + VAT), rounded to cents once, so net prices precise to 10 places
-// give a tax-inclusive total back to the cent, even where rounding the subtotal first would not.
-func TestOrderTotalIsRoundedOnce(t *testing.T) {
+// TestOrderTotalRounding checks Bind's arithmetic as real orders show it: net prices precise to
+// 10 places give a tax-inclusive total back to the cent when the total is rounded once, and a cent
+// less when the subtotal is rounded before VAT is applied, the other reading the reference leaves
+// open.
+func TestOrderTotalRounding(t *testing.T) {
 	t.Parallel()
-	co := newCompany(t)
-	ctx := context.Background()
-	cid, addr := co.client(t, "Redondeo")
-	pid := co.product(t, "R-1", "Redondeo", "1")
-	net := money.MustParse("116.04").Div(money.MustParse("1.16")) // 100.0344827586…
-	oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "H-R", bind.NewOrderProduct{ID: pid, Price: money.Of(net.Round(10)), Qty: money.NewFromInt(1)}))
-	require.NoError(t, err)
-	od, err := co.c.Order(ctx, oid)
-	require.NoError(t, err)
-	require.Equal(t, "116.04", od.Total.String())
-	require.Equal(t, "100.03", od.ProductSubtotal.String())
-	require.Equal(t, "16.01", od.VAT.String())
+	for _, tc := range []struct {
+		rounding             bindsim.Rounding
+		subtotal, vat, total string
+	}{
+		{bindsim.RoundOnce, "100.03", "16.01", "116.04"},
+		{bindsim.RoundSubtotalFirst, "100.03", "16", "116.03"},
+	} {
+		t.Run(tc.rounding.String(), func(t *testing.T) {
+			t.Parallel()
+			co := newCompanyOf(t, bindsim.New(bindsim.WithRounding(tc.rounding)))
+			ctx := context.Background()
+			cid, addr := co.client(t, "Redondeo")
+			pid := co.product(t, "R-1", "Redondeo", "1")
+			net := money.MustParse("116.04").Div(money.MustParse("1.16")) // 100.0344827586…
+			oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "H-R", bind.NewOrderProduct{ID: pid, Price: money.Of(net.Round(10)), Qty: money.NewFromInt(1)}))
+			require.NoError(t, err)
+			od, err := co.c.Order(ctx, oid)
+			require.NoError(t, err)
+			require.Equal(t, tc.total, od.Total.String())
+			require.Equal(t, tc.subtotal, od.ProductSubtotal.String())
+			require.Equal(t, tc.vat, od.VAT.String())
+			list, err := bind.All(co.c.Orders(ctx, bind.Query{}))
+			require.NoError(t, err)
+			require.Equal(t, tc.total, list[0].Total.String(), "the list shows the same total")
+		})
+	}
 }

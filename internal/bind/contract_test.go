@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,9 +58,63 @@ func officialDefinition(t *testing.T) *openapi3.T {
 
 	spec, err := openapi3.NewLoader().LoadFromData(patched)
 	require.NoError(t, err)
+	closeSchemas(spec)
 	// The definition's own examples are placeholders ("string" for dates), so only its schemas are checked.
 	require.NoError(t, spec.Validate(context.Background(), openapi3.DisableExamplesValidation()))
 	return spec
+}
+
+// closeSchemas makes every schema with properties closed, in memory: a property it does not name
+// is an error. OpenAPI allows unknown properties unless additionalProperties says otherwise, and
+// the definition never says; left open, a misspelt name in a request or an answer would pass the
+// check as an extra property while the real one is simply missing.
+func closeSchemas(spec *openapi3.T) {
+	closed := false
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		if len(s.Properties) > 0 {
+			s.AdditionalProperties = openapi3.AdditionalProperties{Has: &closed}
+		}
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		for _, refs := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, r := range refs {
+				walk(r)
+			}
+		}
+	}
+	for _, ref := range spec.Components.Schemas {
+		walk(ref)
+	}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				if p.Value != nil {
+					walk(p.Value.Schema)
+				}
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for _, mt := range op.RequestBody.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+			for _, res := range op.Responses.Map() {
+				if res.Value != nil {
+					for _, mt := range res.Value.Content {
+						walk(mt.Schema)
+					}
+				}
+			}
+		}
+	}
 }
 
 // Bind writes date-times without an offset ("2024-09-25T00:00:00", in the company's zone), which
@@ -73,11 +128,24 @@ func init() {
 
 // TestContractWithOfficialDefinition drives every call the client makes against the simulator,
 // then checks every request the client sent and every answer the simulator gave against Bind's
-// official definition.
+// official definition, with every schema closed. It runs against the simulator's default
+// behaviour and against the other one the reference leaves open (no nextLink, rounding first).
 func TestContractWithOfficialDefinition(t *testing.T) {
 	t.Parallel()
+	for name, opts := range map[string][]bindsim.Option{
+		"default":                             nil,
+		"no nextLink, subtotal rounded first": {bindsim.WithoutNextLink(), bindsim.WithRounding(bindsim.RoundSubtotalFirst)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			contractScenario(t, bindsim.New(opts...))
+		})
+	}
+}
+
+func contractScenario(t *testing.T, sim *bindsim.Sim) {
 	spec := officialDefinition(t)
-	co := newCompany(t)
+	co := newCompanyOf(t, sim)
 	ctx := context.Background()
 
 	// Every call of the client, with every optional part the sync uses.
@@ -100,7 +168,7 @@ func TestContractWithOfficialDefinition(t *testing.T) {
 		require.NoError(t, seq())
 	}
 	var pid string
-	for i := range 105 { // enough for a second page, with nextLink
+	for i := range 105 { // enough for a second page
 		id, err := co.c.CreateProduct(ctx, bind.NewProduct{
 			Code: fmt.Sprintf("C-%03d", i), Title: "Producto", Description: "Descripción", SKU: "S",
 			Cost: money.MustParse("1.5"), Price: money.MustParse("86.2069"), CurrencyID: co.mxn,
@@ -166,34 +234,226 @@ func TestContractCheckerCatchesMistakes(t *testing.T) {
 	router, err := gorillamux.NewRouter(spec)
 	require.NoError(t, err)
 	const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-	for name, rec := range map[string]bindsim.Request{
-		"NewProduct with EditProduct's CurrencyID": {
+	for name, tc := range map[string]struct {
+		rec  bindsim.Request
+		want string
+	}{
+		"NewProduct with EditProduct's CurrencyID": {bindsim.Request{
 			Method: "POST", Path: "/api/Products", Status: 200, ContentType: "application/json",
 			Body: []byte(`{"Title":"t","Cost":1,"Price":1,"CurrencyID":"` + id + `","Code":"c"}`), Response: []byte(`"` + id + `"`),
-		},
-		"NewOrder without AddressID": {
+		}, `property "CurrencyID" is unsupported`},
+		"NewOrder without AddressID": {bindsim.Request{
 			Method: "POST", Path: "/api/Orders", Status: 200, ContentType: "application/json",
 			Body:     []byte(`{"ClientID":"` + id + `","CurrencyID":"` + id + `","LocationID":"` + id + `","OrderDate":"2026-01-01T00:00:00","PriceListID":"` + id + `","WarehouseID":"` + id + `"}`),
 			Response: []byte(`"` + id + `"`),
-		},
-		"order list with a text Status": {
+		}, `property "AddressID" is missing`},
+		"order list with a text Status": {bindsim.Request{
 			Method: "GET", Path: "/api/Orders", Status: 200, ContentType: "application/json",
 			Response: []byte(`{"value":[{"ID":"` + id + `","Status":"Activo"}],"count":1}`),
-		},
-		"a create answering an object instead of the bare id": {
+		}, `"/value/0/Status": value must be an integer`},
+		"a create answering an object instead of the bare id": {bindsim.Request{
 			Method: "POST", Path: "/api/Clients", Status: 200, ContentType: "application/json",
 			Body:     []byte(`{"LegalName":"a","CommercialName":"a","RFC":"XAXX010101000","CreditDays":0,"CreditAmount":0,"PriceListID":"` + id + `","AccountingNumber":"1"}`),
 			Response: []byte(`{"ID":"` + id + `"}`),
-		},
-		"a page with a null nextLink": {
+		}, `value must be a string`},
+		"a page with a null nextLink": {bindsim.Request{
 			Method: "GET", Path: "/api/PriceLists", Status: 200, ContentType: "application/json",
 			Response: []byte(`{"value":[],"nextLink":null,"count":0}`),
-		},
+		}, `"/nextLink": Value is not nullable`},
+		"a misspelt request property": {bindsim.Request{
+			Method: "POST", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Body:     []byte(`{"AddressID":"` + id + `","ClientID":"` + id + `","CurrencyID":"` + id + `","LocationID":"` + id + `","OrderDate":"2026-01-01T00:00:00","PriceListID":"` + id + `","WarehouseID":"` + id + `","PurchaseOrdr":"HANDY-1"}`),
+			Response: []byte(`"` + id + `"`),
+		}, `property "PurchaseOrdr" is unsupported`},
+		"a misspelt property of an order line": {bindsim.Request{
+			Method: "POST", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Body:     []byte(`{"AddressID":"` + id + `","ClientID":"` + id + `","CurrencyID":"` + id + `","LocationID":"` + id + `","OrderDate":"2026-01-01T00:00:00","PriceListID":"` + id + `","WarehouseID":"` + id + `","Products":[{"ID":"` + id + `","Price":1,"Qty":1,"Comment":"x"}]}`),
+			Response: []byte(`"` + id + `"`),
+		}, `property "Comment" is unsupported`},
+		"a request property with other capitals": {bindsim.Request{
+			Method: "POST", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Body:     []byte(`{"AddressID":"` + id + `","ClientID":"` + id + `","CurrencyID":"` + id + `","LocationID":"` + id + `","OrderDate":"2026-01-01T00:00:00","PriceListID":"` + id + `","WarehouseID":"` + id + `","VatRate":0.16}`),
+			Response: []byte(`"` + id + `"`),
+		}, `property "VatRate" is unsupported`},
+		"a misspelt response property": {bindsim.Request{
+			Method: "GET", Path: "/api/Clients/" + id, Status: 200, ContentType: "application/json",
+			Response: []byte(`{"ID":"` + id + `","Adresses":["` + id + `"]}`),
+		}, `property "Adresses" is unsupported`},
+		"a misspelt property inside a page": {bindsim.Request{
+			Method: "GET", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Response: []byte(`{"value":[{"ID":"` + id + `","Status":0,"Totl":116.04}],"count":1}`),
+		}, `property "Totl" is unsupported`},
+		"client details with LocationID for LoctaionID": {bindsim.Request{
+			Method: "GET", Path: "/api/Clients/" + id, Status: 200, ContentType: "application/json",
+			Response: []byte(`{"ID":"` + id + `","LocationID":"` + id + `"}`),
+		}, `property "LocationID" is unsupported`},
+		"price and inventory with Description for Descripcion": {bindsim.Request{
+			Method: "GET", Path: "/api/ProductsPriceAndInventory", Query: "warehouseId=" + id + "&priceListId=" + id, Status: 200, ContentType: "application/json",
+			Response: []byte(`[{"ID":"` + id + `","Description":"x"}]`),
+		}, `property "Description" is unsupported`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			require.Error(t, validateExchange(router, "http://bind.test", rec))
+			require.ErrorContains(t, validateExchange(router, "http://bind.test", tc.rec), tc.want)
 		})
 	}
+
+	// The same exchanges, spelt right, pass: the failures above are the mistakes, not the setup.
+	for name, rec := range map[string]bindsim.Request{
+		"an order with PurchaseOrder and a line": {
+			Method: "POST", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Body:     []byte(`{"AddressID":"` + id + `","ClientID":"` + id + `","CurrencyID":"` + id + `","LocationID":"` + id + `","OrderDate":"2026-01-01T00:00:00","PriceListID":"` + id + `","WarehouseID":"` + id + `","PurchaseOrder":"HANDY-1","VATRate":0.16,"Products":[{"ID":"` + id + `","Price":1,"Qty":1,"Comments":"x"}]}`),
+			Response: []byte(`"` + id + `"`),
+		},
+		"client details": {
+			Method: "GET", Path: "/api/Clients/" + id, Status: 200, ContentType: "application/json",
+			Response: []byte(`{"ID":"` + id + `","LoctaionID":"` + id + `","Addresses":["` + id + `"]}`),
+		},
+		"an order page": {
+			Method: "GET", Path: "/api/Orders", Status: 200, ContentType: "application/json",
+			Response: []byte(`{"value":[{"ID":"` + id + `","Status":0,"Total":116.04}],"count":1}`),
+		},
+		"price and inventory": {
+			Method: "GET", Path: "/api/ProductsPriceAndInventory", Query: "warehouseId=" + id + "&priceListId=" + id, Status: 200, ContentType: "application/json",
+			Response: []byte(`[{"ID":"` + id + `","Descripcion":"x"}]`),
+		},
+	} {
+		t.Run("spelt right: "+name, func(t *testing.T) {
+			require.NoError(t, validateExchange(router, "http://bind.test", rec))
+		})
+	}
+}
+
+// TestClientTypesSpellTheDefinition compares the client's types with the definition's schemas:
+// every JSON name is a property of the schema, spelt the same (capitals included), of a matching
+// JSON type, and every property a schema requires has a field. Unlike the exchanges above, it
+// covers fields no scenario fills and no test reads.
+func TestClientTypesSpellTheDefinition(t *testing.T) {
+	t.Parallel()
+	spec := officialDefinition(t)
+	for _, tc := range []struct {
+		v      any
+		schema string
+	}{
+		{bind.UserProfile{}, "UserProfile"},
+		{bind.Page[bind.PriceList]{}, "PriceListPage"},
+		{bind.Page[bind.Currency]{}, "CurrencyPage"},
+		{bind.Page[bind.Warehouse]{}, "WarehousePage"},
+		{bind.Page[bind.Location]{}, "LocationPage"},
+		{bind.Page[bind.Account]{}, "AccountPage"},
+		{bind.Page[bind.User]{}, "UserPage"},
+		{bind.Page[bind.Product]{}, "ProductPage"},
+		{bind.ProductDetails{}, "ProductDetails"},
+		{bind.NewProduct{}, "NewProduct"},
+		{bind.EditProduct{}, "EditProduct"},
+		{[]bind.ProductPriceAndInventory{}, "ProductPriceAndInventoryArray"},
+		{bind.Page[bind.ClientListItem]{}, "ClientListItemPage"},
+		{bind.ClientDetails{}, "ClientDetails"},
+		{bind.NewClient{}, "NewClient"},
+		{bind.Page[bind.OrderListItem]{}, "OrderListItemPage"},
+		{bind.OrderDetails{}, "OrderDetails"},
+		{bind.NewOrder{}, "NewOrder"},
+	} {
+		ref := spec.Components.Schemas[tc.schema]
+		require.NotNil(t, ref, tc.schema)
+		for _, problem := range compareType(reflect.TypeOf(tc.v), ref.Value, tc.schema) {
+			t.Error(problem)
+		}
+	}
+}
+
+var (
+	decimalType = reflect.TypeFor[money.Decimal]()
+	timeType    = reflect.TypeFor[bind.Time]()
+)
+
+// compareType lists where a Go type disagrees with a schema; at names the place for messages.
+func compareType(t reflect.Type, s *openapi3.Schema, at string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	want := func(typ string) []string {
+		if !s.Type.Is(typ) {
+			return []string{fmt.Sprintf("%s: the client has %s, the definition %v", at, t, s.Type.Slice())}
+		}
+		return nil
+	}
+	switch {
+	case t == decimalType:
+		return want("number")
+	case t == timeType:
+		if problems := want("string"); problems != nil || s.Format == "date-time" {
+			return problems
+		}
+		return []string{fmt.Sprintf("%s: the client has a date-time, the definition format %q", at, s.Format)}
+	case t.Kind() == reflect.String:
+		return want("string")
+	case t.Kind() == reflect.Bool:
+		return want("boolean")
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return want("integer")
+	case t.Kind() == reflect.Slice:
+		if problems := want("array"); problems != nil {
+			return problems
+		}
+		return compareType(t.Elem(), s.Items.Value, at+"[]")
+	case t.Kind() == reflect.Struct:
+		if problems := want("object"); problems != nil {
+			return problems
+		}
+		var problems []string
+		names := map[string]bool{}
+		for _, f := range jsonFields(t) {
+			name := jsonName(f)
+			names[name] = true
+			prop := s.Properties[name]
+			if prop == nil {
+				problem := fmt.Sprintf("%s: the client's %s is sent or read as %q, which the definition does not name", at, f.Name, name)
+				for p := range s.Properties {
+					if strings.EqualFold(p, name) {
+						problem += fmt.Sprintf(" (it spells it %q)", p)
+					}
+				}
+				problems = append(problems, problem)
+				continue
+			}
+			ft := f.Type
+			if _, opts, _ := strings.Cut(f.Tag.Get("json"), ","); slices.Contains(strings.Split(opts, ","), "string") {
+				ft = reflect.TypeFor[string]() // the ",string" option writes a number as text
+			}
+			problems = append(problems, compareType(ft, prop.Value, at+"."+name)...)
+		}
+		for _, req := range s.Required {
+			if !names[req] {
+				problems = append(problems, fmt.Sprintf("%s: the definition requires %q, which the client has no field for", at, req))
+			}
+		}
+		return problems
+	}
+	return []string{fmt.Sprintf("%s: the client's %s has no JSON type to compare", at, t)}
+}
+
+// jsonFields lists a struct's fields as encoding/json sees them, embedded structs flattened.
+func jsonFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		if jsonName(f) != "-" && f.IsExported() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// jsonName is the name encoding/json gives a field.
+func jsonName(f reflect.StructField) string {
+	if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+		return name
+	}
+	return f.Name
 }
 
 var bindPath = regexp.MustCompile(`^/api/`)

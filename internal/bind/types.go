@@ -50,7 +50,8 @@ const (
 	OrderCancelled = 2 // "Cancelado"
 )
 
-// Page is the OData envelope of every paged list.
+// Page is the OData envelope of every paged list. NextLink is read but never followed: lists are
+// paged by $skip (see Query).
 type Page[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"nextLink,omitempty"`

@@ -33,7 +33,9 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	cfg := app.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.MappingsDir = "../../mappings"
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	// Every listener on a free port: the admin default (127.0.0.1:9091) is taken whenever another
+	// service or test on the machine holds it, and the demo would then end before its story.
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.BindRequestsPerSecond = 1000
 	// The story's runs only: a schedule firing mid-story would split its counts between runs.
 	cfg.NoSchedule = true
@@ -43,7 +45,18 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- demo.Run(ctx, cfg, slog.New(slog.DiscardHandler), out) }()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "The service keeps running") }, 60*time.Second, 100*time.Millisecond, out.String())
+	var ended bool
+	var endErr error
+	require.Eventually(t, func() bool {
+		select {
+		case endErr = <-done:
+			ended = true
+			return true
+		default:
+		}
+		return strings.Contains(out.String(), "The service keeps running")
+	}, 60*time.Second, 100*time.Millisecond)
+	require.False(t, ended, "the demo ended before its story did: %v\n%s", endErr, out.String())
 	cancel()
 	require.NoError(t, <-done)
 

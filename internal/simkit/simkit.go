@@ -10,18 +10,29 @@ import (
 	"time"
 )
 
-// Fault is a misbehaviour injected into the next requests of one route.
+// Fault is a misbehaviour injected into the next requests of one route. The faults come in two
+// families, as they do in production: those that stop a request before it is applied (Latency
+// that the client gives up on, Status, Hang), after which a client may safely send it again, and
+// those that apply it and then fail to deliver the answer (StatusAfterApply, LoseResponse,
+// SlowResponse), after which a client that sends a create again makes a duplicate.
 type Fault struct {
-	// Latency delays the answer (and, with nothing else set, is the whole fault).
+	// Latency delays the request before it is handled (and, with nothing else set, is the whole
+	// fault). A client that gives up during the delay leaves the request unapplied.
 	Latency time.Duration
 	// Status answers with this status instead (429, 500, 503…), without applying the request.
 	Status int
-	// Header is added to a Status answer (Retry-After, X-RateLimit-Reset…).
+	// Header is added to a Status or StatusAfterApply answer (Retry-After, X-RateLimit-Reset…).
 	Header http.Header
-	// Hang never answers: the request waits until the client gives up.
+	// Hang never answers: the request waits until the client gives up, and is not applied.
 	Hang bool
+	// StatusAfterApply applies the request, then answers with this status (500, 502, 504…) in
+	// place of its real answer, as a gateway does when the backend finished after it timed out.
+	StatusAfterApply int
 	// LoseResponse applies the request, then drops the connection before answering.
 	LoseResponse bool
+	// SlowResponse applies the request, then holds its answer this long. A client that gives up
+	// first never learns that the request was applied; one that waits gets the real answer.
+	SlowResponse time.Duration
 	// Times is how many requests the fault hits [1].
 	Times int
 }
@@ -111,11 +122,44 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-type discard struct{ header http.Header }
+// buffer holds an answer that is not sent yet (or never).
+type buffer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
 
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
+func (b *buffer) Header() http.Header { return b.header }
+func (b *buffer) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+func (b *buffer) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+// sendTo writes the held answer to w.
+func (b *buffer) sendTo(w http.ResponseWriter) {
+	for name, vals := range b.header {
+		w.Header()[name] = vals
+	}
+	if b.status != 0 {
+		w.WriteHeader(b.status)
+	}
+	_, _ = w.Write(b.body.Bytes())
+}
+
+// applyHeld applies the request into a buffer, so that the fault decides what, if anything, the
+// client hears.
+func applyHeld(apply func(http.ResponseWriter)) *buffer {
+	b := &buffer{header: http.Header{}}
+	apply(b)
+	return b
+}
 
 // Serve answers one request: it counts and logs it, applies any fault queued for route, and
 // otherwise calls apply. fail writes a simulator's error body for a status fault.
@@ -142,36 +186,55 @@ func (k *Recorder) Serve(w http.ResponseWriter, r *http.Request, route string, b
 	}()
 
 	f, faulty := k.takeFault(route)
-	if faulty {
-		if f.Latency > 0 {
-			select {
-			case <-time.After(f.Latency):
-			case <-r.Context().Done():
+	if !faulty {
+		apply(rec)
+		return
+	}
+	if f.Latency > 0 && !wait(r, f.Latency) {
+		return
+	}
+	switch {
+	case f.Hang:
+		<-r.Context().Done()
+	case f.Status != 0:
+		for name, vals := range f.Header {
+			rec.Header()[name] = vals
+		}
+		fail(rec, f.Status)
+	case f.StatusAfterApply != 0:
+		applyHeld(apply)
+		for name, vals := range f.Header {
+			rec.Header()[name] = vals
+		}
+		fail(rec, f.StatusAfterApply)
+	case f.LoseResponse:
+		applyHeld(apply)
+		// Drop the connection before the client hears anything.
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
 				return
 			}
 		}
-		if f.Hang {
-			<-r.Context().Done()
-			return
+		panic(http.ErrAbortHandler)
+	case f.SlowResponse > 0:
+		held := applyHeld(apply)
+		if wait(r, f.SlowResponse) {
+			held.sendTo(rec)
 		}
-		if f.Status != 0 {
-			for name, vals := range f.Header {
-				rec.Header()[name] = vals
-			}
-			fail(rec, f.Status)
-			return
-		}
-		if f.LoseResponse {
-			// Apply the request, then drop the connection before the client hears anything.
-			apply(&discard{header: http.Header{}})
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					_ = conn.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
-		}
+	default:
+		apply(rec)
 	}
-	apply(rec)
+}
+
+// wait sleeps for d and reports whether the client is still there.
+func wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }

@@ -52,9 +52,11 @@ func record(item any, fields []string) (map[string]any, error) {
 	return rec, nil
 }
 
-// page answers an OData list: $filter, $orderby, $skip and $top (at most 100), with nextLink
-// carrying the other options over, and count of all matches.
-func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
+// answerList answers an OData list of wire items: $filter, $orderby, $skip and $top (at most
+// 100 whatever $top asks), with count of all matches and, if nextLink is set, a nextLink carrying
+// the other options over on every page but the last. Filters and orderings see the items as their
+// JSON objects, so field names are the definition's.
+func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, items []T) {
 	q := r.URL.Query()
 	fields := jsonFields(reflect.TypeFor[T]())
 	type row struct {
@@ -125,15 +127,11 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	top = min(top, PageSize)
 	total := len(rows)
 	end := min(skip+top, total)
-	out := struct {
-		Value    []T    `json:"value"`
-		NextLink string `json:"nextLink,omitempty"`
-		Count    int64  `json:"count"`
-	}{Value: make([]T, 0, max(end-skip, 0)), Count: int64(total)}
+	out := pageOf[T]{Value: make([]T, 0, max(end-skip, 0)), Count: int64(total)}
 	for i := skip; i < end; i++ {
 		out.Value = append(out.Value, rows[i].item)
 	}
-	if end < total {
+	if nextLink && end < total {
 		next := url.Values{}
 		for k, v := range q {
 			next[k] = v

@@ -1,9 +1,9 @@
 package bindsim
 
 import (
-	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +17,7 @@ func notFound(w http.ResponseWriter, what, id string) {
 
 // Lookups below expect s.mu held.
 
-func (s *Sim) findProduct(id string) *product {
+func (s *Sim) findProduct(id string) *productRecord {
 	for _, p := range s.products {
 		if strings.EqualFold(p.ID, id) {
 			return p
@@ -26,7 +26,7 @@ func (s *Sim) findProduct(id string) *product {
 	return nil
 }
 
-func (s *Sim) findClient(id string) *client {
+func (s *Sim) findClient(id string) *clientRecord {
 	for _, c := range s.clients {
 		if strings.EqualFold(c.ID, id) {
 			return c
@@ -54,15 +54,24 @@ func find[T any](items []T, match func(T) bool) (T, bool) {
 	return zero, false
 }
 
-func (s *Sim) priceList(id string) (bind.PriceList, bool) {
-	return find(s.priceLists, func(p bind.PriceList) bool { return strings.EqualFold(p.ID, id) })
+func (s *Sim) priceList(id string) (priceList, bool) {
+	return find(s.priceLists, func(p priceList) bool { return strings.EqualFold(p.ID, id) })
 }
 
-func (s *Sim) currency(id string) (bind.Currency, bool) {
-	return find(s.currencies, func(c bind.Currency) bool { return strings.EqualFold(c.ID, id) })
+func (s *Sim) currency(id string) (currency, bool) {
+	return find(s.currencies, func(c currency) bool { return strings.EqualFold(c.ID, id) })
 }
 
-func (s *Sim) productDetails(p *product) bind.ProductDetails {
+func (s *Sim) location(id string) (location, bool) {
+	return find(s.locations, func(l location) bool { return strings.EqualFold(l.ID, id) })
+}
+
+func (s *Sim) warehouse(id string) (warehouse, bool) {
+	return find(s.warehouses, func(x warehouse) bool { return strings.EqualFold(x.ID, id) })
+}
+
+// productModel is a product with its price in each list, named by the list's name.
+func (s *Sim) productModel(p *productRecord) bind.ProductDetails {
 	d := p.ProductDetails
 	d.Prices.Items = nil
 	for _, pl := range s.priceLists {
@@ -73,43 +82,26 @@ func (s *Sim) productDetails(p *product) bind.ProductDetails {
 	return d
 }
 
-func (s *Sim) productList() []bind.Product {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]bind.Product, len(s.products))
-	for i, p := range s.products {
-		out[i] = bind.Product{
-			ID: p.ID, Code: p.Code, Title: p.Title, Description: p.Description, CreationDate: p.CreationDate,
-			Cost: p.Cost, SKU: p.SKU, CostType: p.CostType, CostTypeText: "Promedio", ChargeVAT: p.ChargeVAT,
-			Number: p.Number, PricingType: p.PricingType, PricingTypeText: "Listas", Unit: p.Unit,
-			CurrencyID: p.CurrencyID, CurrencyCode: p.CurrencyCode, PurchaseType: p.PurchaseType,
-			PurchaseTypeText: "Compra", IEPSRate: p.IEPSRate, Type: p.Type, TypeText: "Producto",
-			CurrentInventory: p.CurrentInventory, Volume: p.Volume, Weight: p.Weight,
-		}
-	}
-	return out
-}
-
 func (s *Sim) getProduct(w http.ResponseWriter, id string) {
 	s.mu.Lock()
 	p := s.findProduct(id)
 	var d bind.ProductDetails
 	if p != nil {
-		d = s.productDetails(p)
+		d = s.productModel(p)
 	}
 	s.mu.Unlock()
 	if p == nil {
 		notFound(w, "product", id)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, productDetailsOf(d))
 }
 
 // createProduct stores a new product; Bind does not say which list its Price lands in, so here it
 // lands in the first price list (the company's default).
 func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
-	var in bind.NewProduct
-	if !decodeBody(w, body, &in, "Title", "Cost", "Price", "CurrencyId", "Code") {
+	var in newProduct
+	if !decodeBody(w, body, &in) {
 		return
 	}
 	s.mu.Lock()
@@ -119,10 +111,10 @@ func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
 		return
 	}
-	p := &product{prices: map[string]money.Decimal{}}
+	p := &productRecord{prices: map[string]money.Decimal{}}
 	p.ID = newID()
 	p.Code, p.Title, p.Description, p.SKU = in.Code, in.Title, in.Description, in.SKU
-	p.Cost, p.CurrencyID, p.CurrencyCode = in.Cost, cur.ID, cur.Code
+	p.Cost, p.CurrencyID, p.CurrencyCode = in.Cost.money(), cur.ID, cur.Code
 	p.Category1ID, p.Category2ID, p.Category3ID = in.Category1ID, in.Category2ID, in.Category3ID
 	p.CreationDate = bind.Time{Time: s.now()}
 	p.Number = int32(len(s.products) + 1)
@@ -130,7 +122,7 @@ func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
 	p.ChargeVAT = true
 	p.PricingType = 1
 	if len(s.priceLists) > 0 {
-		p.prices[s.priceLists[0].ID] = in.Price
+		p.prices[s.priceLists[0].ID] = in.Price.money()
 	}
 	s.products = append(s.products, p)
 	writeJSON(w, http.StatusOK, p.ID)
@@ -139,8 +131,8 @@ func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
 // editProduct changes a product's editable fields; EditProduct has no price, and stock is not
 // touched either.
 func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
-	var in bind.EditProduct
-	if !decodeBody(w, body, &in, "ID", "Code", "Title", "Cost", "CurrencyID") {
+	var in editProduct
+	if !decodeBody(w, body, &in) {
 		return
 	}
 	s.mu.Lock()
@@ -155,13 +147,17 @@ func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
 		return
 	}
-	p.Code, p.Title, p.Cost, p.CurrencyID, p.CurrencyCode = in.Code, in.Title, in.Cost, cur.ID, cur.Code
+	p.Code, p.Title, p.Cost, p.CurrencyID, p.CurrencyCode = in.Code, in.Title, in.Cost.money(), cur.ID, cur.Code
 	p.SKU, p.Description = in.SKU, in.Description
+	p.Category1ID, p.Category2ID, p.Category3ID = in.Category1ID, in.Category2ID, in.Category3ID
 	if in.Unit != "" {
 		p.Unit = in.Unit
 	}
 	if in.ChargeVAT != nil {
 		p.ChargeVAT = *in.ChargeVAT
+	}
+	if in.IEPSRate != nil {
+		p.IEPSRate = in.IEPSRate.money()
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -175,42 +171,29 @@ func (s *Sim) priceAndInventory(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, whOK := find(s.warehouses, func(x bind.Warehouse) bool { return strings.EqualFold(x.ID, wh) })
-	_, plOK := s.priceList(pl)
+	_, whOK := s.warehouse(wh)
+	list, plOK := s.priceList(pl)
 	if !whOK || !plOK {
 		writeError(w, http.StatusBadRequest, "The warehouse or price list does not exist.")
 		return
 	}
-	out := make([]bind.ProductPriceAndInventory, 0, len(s.products))
+	out := make([]productPriceAndInventory, 0, len(s.products))
 	for _, p := range s.products {
-		out = append(out, bind.ProductPriceAndInventory{
-			ID: p.ID, Code: p.Code, Title: p.Title, Number: money.NewFromInt(int64(p.Number)),
-			Price: p.prices[pl], VAT: s.DefaultVATRate, PricingTypeText: "Listas", SKU: p.SKU,
-			Descripcion: p.Description, Inventory: p.CurrentInventory,
+		out = append(out, productPriceAndInventory{
+			ID: p.ID, Code: p.Code, Title: p.Title, Number: numberOf(money.NewFromInt(int64(p.Number))),
+			Price: numberOf(p.prices[list.ID]), VAT: numberOf(s.DefaultVATRate), PricingTypeText: "Listas", SKU: p.SKU,
+			Descripcion: p.Description, Inventory: numberOf(p.CurrentInventory),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Sim) clientList() []bind.ClientListItem {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]bind.ClientListItem, len(s.clients))
-	for i, c := range s.clients {
-		out[i] = bind.ClientListItem{
-			ID: c.ID, Number: c.Number, ClientName: c.CommercialName, LegalName: c.LegalName,
-			RFC: c.RFC, Email: c.Email, Phone: c.Telephones, LocationID: c.LoctaionID,
-		}
-	}
-	return out
-}
-
 func (s *Sim) getClient(w http.ResponseWriter, id string) {
 	s.mu.Lock()
 	c := s.findClient(id)
-	var d bind.ClientDetails
+	var d clientDetails
 	if c != nil {
-		d = c.ClientDetails
+		d = clientDetailsOf(c)
 	}
 	s.mu.Unlock()
 	if c == nil {
@@ -225,8 +208,8 @@ var rfcPattern = regexp.MustCompile(`[A-Z,a-z,ñ,Ñ,&]{3,4}[0-9]{2}[0-1][0-9][0-
 
 // createClient stores a new client; Bind does not deduplicate, so neither does this.
 func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
-	var in bind.NewClient
-	if !decodeBody(w, body, &in, "LegalName", "CommercialName", "RFC", "CreditDays", "CreditAmount", "PriceListID", "AccountingNumber") {
+	var in newClient
+	if !decodeBody(w, body, &in) {
 		return
 	}
 	if !rfcPattern.MatchString(in.RFC) {
@@ -240,25 +223,26 @@ func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusBadRequest, "The price list '"+in.PriceListID+"' does not exist.")
 		return
 	}
-	acct, ok := find(s.accounts, func(a bind.Account) bool { return a.Number == in.AccountingNumber })
+	acct, ok := find(s.accounts, func(a account) bool { return a.Number == in.AccountingNumber })
 	if !ok {
 		writeError(w, http.StatusBadRequest, "The accounting number '"+in.AccountingNumber+"' does not exist.")
 		return
 	}
-	c := &client{}
+	c := &clientRecord{}
 	c.ID = newID()
 	c.Number = int64(len(s.clients) + 1)
 	c.LegalName, c.CommercialName, c.RFC = in.LegalName, in.CommercialName, in.RFC
-	c.CreditDays, c.CreditAmount = in.CreditDays, in.CreditAmount
+	c.CreditDays, c.CreditAmount = in.CreditDays, in.CreditAmount.money()
 	c.PriceList, c.PriceListID, c.Account = pl.Name, pl.ID, acct.Number
 	c.Email, c.Telephones, c.Comments = in.Email, in.Telephone, in.Comment
-	if loc, ok := find(s.locations, func(l bind.Location) bool { return strings.EqualFold(l.ID, in.LocationID) }); ok {
+	c.AccountNumber, c.DefaultDiscount, c.ClientSource = in.AccountNumber, in.DefaultDiscount.money(), in.Source
+	if loc, ok := s.location(in.LocationID); ok {
 		c.LoctaionID, c.Loctaion = loc.ID, loc.Name
 	}
 	c.CreationDate = bind.Time{Time: s.now()}
 	c.Status = "Activo"
 	if in.Address != nil {
-		c.addresses = append(c.addresses, *in.Address)
+		c.addresses = append(c.addresses, in.Address.model())
 		c.Addresses = append(c.Addresses, newID())
 		c.City, c.State = in.Address.City, in.Address.State
 	}
@@ -266,27 +250,12 @@ func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusOK, c.ID)
 }
 
-func (s *Sim) orderList() []bind.OrderListItem {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]bind.OrderListItem, len(s.orders))
-	for i, o := range s.orders {
-		var item bind.OrderListItem
-		item.Status = o.StatusCode
-		b, _ := json.Marshal(o)
-		_ = json.Unmarshal(b, &item)
-		item.Status = o.StatusCode
-		out[i] = item
-	}
-	return out
-}
-
 func (s *Sim) getOrder(w http.ResponseWriter, id string) {
 	s.mu.Lock()
 	_, o := s.findOrder(id)
-	var d bind.OrderDetails
+	var d orderDetails
 	if o != nil {
-		d = *o
+		d = orderDetailsOf(o)
 	}
 	s.mu.Unlock()
 	if o == nil {
@@ -299,26 +268,17 @@ func (s *Sim) getOrder(w http.ResponseWriter, id string) {
 var statusText = map[int32]string{bind.OrderActive: "Activo", bind.OrderFulfilled: "Surtido", bind.OrderCancelled: "Cancelado"}
 
 // createOrder stores a new order captured by the key's user (nothing can override that), with
-// totals computed as Bind's real orders show them: line prices are net, and
-// Total = (ProductSubtotal − Discount) × (1 + VATRate), computed on the exact line amounts and
-// rounded to cents once; ProductSubtotal is shown rounded, and VAT is the difference.
-func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProfile) {
-	var in bind.NewOrder
-	if !decodeBody(w, body, &in, "AddressID", "ClientID", "CurrencyID", "LocationID", "OrderDate", "PriceListID", "WarehouseID") {
+// its amounts computed by orderAmountsOf under the company's Rounding.
+func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserProfile) {
+	var in newOrder
+	if !decodeBody(w, body, &in) {
 		return
 	}
-	var raw struct {
-		VATRate  json.RawMessage
-		Products []map[string]json.RawMessage
-	}
-	_ = json.Unmarshal(body, &raw)
-	for i, line := range raw.Products {
-		for _, f := range []string{"ID", "Price", "Qty"} {
-			if v, ok := line[f]; !ok || string(v) == "null" {
-				writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"]: the "+f+" field is required.")
-				return
-			}
-		}
+	if len(in.Services) > 0 {
+		// The sync never sends services, and the simulator has no service catalogue to check
+		// them against; accepting them unchecked would be a leniency Bind does not have.
+		writeError(w, http.StatusBadRequest, "The request is invalid. The simulator has no services; send products only.")
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,18 +287,14 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProf
 		writeError(w, http.StatusBadRequest, "The client '"+in.ClientID+"' does not exist.")
 		return
 	}
-	hasAddress := false
-	for _, a := range c.Addresses {
-		hasAddress = hasAddress || strings.EqualFold(a, in.AddressID)
-	}
-	if !hasAddress {
+	if !slices.ContainsFunc(c.Addresses, func(a string) bool { return strings.EqualFold(a, in.AddressID) }) {
 		writeError(w, http.StatusBadRequest, "The address '"+in.AddressID+"' does not belong to the client.")
 		return
 	}
 	cur, okCur := s.currency(in.CurrencyID)
 	pl, okPL := s.priceList(in.PriceListID)
-	loc, okLoc := find(s.locations, func(l bind.Location) bool { return strings.EqualFold(l.ID, in.LocationID) })
-	wh, okWH := find(s.warehouses, func(x bind.Warehouse) bool { return strings.EqualFold(x.ID, in.WarehouseID) })
+	loc, okLoc := s.location(in.LocationID)
+	wh, okWH := s.warehouse(in.WarehouseID)
 	switch {
 	case !okCur:
 		writeError(w, http.StatusBadRequest, "The currency '"+in.CurrencyID+"' does not exist.")
@@ -353,28 +309,26 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProf
 		writeError(w, http.StatusBadRequest, "The warehouse '"+in.WarehouseID+"' does not exist.")
 		return
 	}
-	vatRate := in.VATRate
-	if len(raw.VATRate) == 0 {
-		vatRate = s.DefaultVATRate
+	vatRate := s.DefaultVATRate
+	if in.VATRate != nil {
+		vatRate = in.VATRate.money()
 	}
 	o := &bind.OrderDetails{StatusCode: bind.OrderActive, Status: statusText[bind.OrderActive]}
-	subtotal := money.Zero
+	lines := make([]amountLine, 0, len(in.Products))
 	for i, line := range in.Products {
 		p := s.findProduct(line.ID)
 		if p == nil {
 			writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"]: the product '"+line.ID+"' does not exist.")
 			return
 		}
-		subtotal = subtotal.Add(line.Price.Mul(line.Qty))
+		price, qty := line.Price.money(), line.Qty.money()
+		lines = append(lines, amountLine{price: price, qty: qty})
 		o.Products = append(o.Products, bind.OrderDetailsProduct{
 			ProductID: p.ID, Name: p.Title, Code: p.Code, Unit: p.Unit, IndexNumber: int32(i + 1),
-			UnitMultiplier: money.NewFromInt(1), Qty: line.Qty, Price: line.Price, Comments: line.Comments,
+			UnitMultiplier: money.NewFromInt(1), Qty: qty, Price: price, Comments: line.Comments,
 		})
 	}
-	discount := in.DiscountAmount.Cents()
-	total := subtotal.Sub(discount).Mul(money.NewFromInt(1).Add(vatRate)).Cents()
-	subtotal = subtotal.Cents()
-	vat := total.Sub(subtotal.Sub(discount))
+	amounts := orderAmountsOf(lines, nil, in.DiscountAmount.money(), vatRate, s.rounding)
 
 	s.nextNumber++
 	o.ID = newID()
@@ -386,16 +340,16 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, user bind.UserProf
 	o.CurrencyID, o.CurrencyName = cur.ID, cur.Name
 	o.ExchangeRate = money.NewFromInt(1)
 	if !in.ExchangeRate.IsZero() {
-		o.ExchangeRate = in.ExchangeRate
+		o.ExchangeRate = in.ExchangeRate.money()
 	}
-	o.OrderDate = in.OrderDate
+	o.OrderDate = bind.Time{Time: in.OrderDate.Time}
 	o.Comments = in.Comments
 	o.PurchaseOrder = in.PurchaseOrder
-	o.EmployeeID, o.EmployeeName = user.UserID, user.Name
+	o.EmployeeID, o.EmployeeName = profile.UserID, profile.Name
 	o.Address = strings.TrimSpace(strings.Join([]string{c.City, c.State}, ", "))
-	o.ProductSubtotal, o.Discount, o.VATRate, o.VAT = subtotal, discount, vatRate, vat
+	o.ProductSubtotal, o.ServiceSubtotal, o.Discount = amounts.productSubtotal, amounts.serviceSubtotal, amounts.discount
+	o.VATRate, o.VAT, o.Total = vatRate, amounts.vat, amounts.total
 	o.DiscountType = 1
-	o.Total = total
 	s.orders = append(s.orders, o)
 	writeJSON(w, http.StatusOK, o.ID)
 }

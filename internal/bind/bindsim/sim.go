@@ -4,6 +4,10 @@
 // bare id string, edits and deletes that answer 204, no deduplication on any POST, an order DELETE
 // that cancels (StatusCode 2, still listed) unless told to remove, totals computed Bind's way
 // (net line prices, VAT on top). Faults can be injected per route.
+//
+// Its bodies are its own wire types (wire.go), written from Bind's official definition rather
+// than shared with the client, and it refuses request properties the definition does not name:
+// a client that misspells a JSON name fails against the simulator as it would against Bind.
 package bindsim
 
 import (
@@ -25,7 +29,7 @@ import (
 )
 
 // PageSize is the most a list answers at once.
-const PageSize = bind.PageSize
+const PageSize = 100
 
 // MXN is the currency id that appears across unrelated Bind companies.
 const MXN = "b7e2c065-bd52-40ca-b508-3accdd538860"
@@ -44,45 +48,63 @@ const (
 type Sim struct {
 	mu sync.Mutex
 
+	// The model. Catalogs are held as the wire types they are listed as; products, clients and
+	// orders in the client's types, which the Go helpers below hand to tests.
 	tokens     map[string]bind.UserProfile
-	priceLists []bind.PriceList
-	currencies []bind.Currency
-	locations  []bind.Location
-	warehouses []bind.Warehouse
-	accounts   []bind.Account
-	users      []bind.User
-	products   []*product
-	clients    []*client
+	priceLists []priceList
+	currencies []currency
+	locations  []location
+	warehouses []warehouse
+	accounts   []account
+	users      []user
+	products   []*productRecord
+	clients    []*clientRecord
 	orders     []*bind.OrderDetails
 	nextNumber int64
 
 	// DeleteMode is read on every DELETE of an order.
 	DeleteMode DeleteMode
-	// DefaultVATRate applies to orders that send VATRate 0 with taxed lines [0.16].
+	// DefaultVATRate applies to orders that leave VATRate out [0.16].
 	DefaultVATRate money.Decimal
+	rounding       Rounding
+	omitNextLink   bool
 
 	simkit.Recorder
 	now func() time.Time
 }
 
-type product struct {
+type productRecord struct {
 	bind.ProductDetails
 	prices map[string]money.Decimal // price-list id → net price
 }
 
-type client struct {
+type clientRecord struct {
 	bind.ClientDetails
 	addresses []bind.NewAddress
 }
 
+// Option configures a company on creation, for behaviours of Bind the reference leaves open.
+type Option func(*Sim)
+
+// WithRounding sets when order amounts are rounded to cents [RoundOnce].
+func WithRounding(r Rounding) Option { return func(s *Sim) { s.rounding = r } }
+
+// WithoutNextLink leaves nextLink out of every page, as an OData server may; a client must then
+// page by $skip until a page comes back short. By default every page but the last has one.
+func WithoutNextLink() Option { return func(s *Sim) { s.omitNextLink = true } }
+
 // New returns an empty company: no tokens, no catalogs. Seed it with the Add methods.
-func New() *Sim {
-	return &Sim{
+func New(opts ...Option) *Sim {
+	s := &Sim{
 		tokens:         map[string]bind.UserProfile{},
 		nextNumber:     1000,
 		DefaultVATRate: money.MustParse("0.16"),
 		now:            func() time.Time { return time.Now().UTC() },
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func newID() string { return uuid.NewString() }
@@ -104,8 +126,8 @@ func (s *Sim) AddToken(token string, p bind.UserProfile) bind.UserProfile {
 		p.Roles = []string{"Administrador"}
 	}
 	s.tokens[token] = p
-	if !slices.ContainsFunc(s.users, func(u bind.User) bool { return u.ID == p.UserID }) {
-		s.users = append(s.users, bind.User{ID: p.UserID, FullName: p.Name, Email: p.Email, UserName: p.Username})
+	if !slices.ContainsFunc(s.users, func(u user) bool { return u.ID == p.UserID }) {
+		s.users = append(s.users, user{ID: p.UserID, FullName: p.Name, Email: p.Email, UserName: p.Username})
 	}
 	return p
 }
@@ -122,7 +144,7 @@ func (s *Sim) AddPriceList(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newID()
-	s.priceLists = append(s.priceLists, bind.PriceList{ID: id, Name: name})
+	s.priceLists = append(s.priceLists, priceList{ID: id, Name: name})
 	return id
 }
 
@@ -134,7 +156,7 @@ func (s *Sim) AddCurrency(code, name string) string {
 	if code == "MXN" {
 		id = MXN
 	}
-	s.currencies = append(s.currencies, bind.Currency{ID: id, Code: code, Name: name, ExchangeRate: money.NewFromInt(1)})
+	s.currencies = append(s.currencies, currency{ID: id, Code: code, Name: name, ExchangeRate: numberOf(money.NewFromInt(1))})
 	return id
 }
 
@@ -143,7 +165,7 @@ func (s *Sim) AddLocation(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newID()
-	s.locations = append(s.locations, bind.Location{ID: id, Name: name, City: "Monterrey", State: "Nuevo León"})
+	s.locations = append(s.locations, location{ID: id, Name: name, City: "Monterrey", State: "Nuevo León"})
 	return id
 }
 
@@ -152,7 +174,7 @@ func (s *Sim) AddWarehouse(name, locationID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newID()
-	s.warehouses = append(s.warehouses, bind.Warehouse{ID: id, Name: name, LocationID: locationID})
+	s.warehouses = append(s.warehouses, warehouse{ID: id, Name: name, LocationID: locationID})
 	return id
 }
 
@@ -161,7 +183,7 @@ func (s *Sim) AddAccount(number, description string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newID()
-	s.accounts = append(s.accounts, bind.Account{ID: id, Number: number, Description: description, GLGroup: "Activo", Group: "Activo circulante", SubGroup: "Clientes"})
+	s.accounts = append(s.accounts, account{ID: id, Number: number, Description: description, GLGroup: "Activo", Group: "Activo circulante", SubGroup: "Clientes"})
 	return id
 }
 
@@ -170,7 +192,7 @@ func (s *Sim) AddUser(fullName, email string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newID()
-	s.users = append(s.users, bind.User{ID: id, FullName: fullName, Email: email, UserName: email})
+	s.users = append(s.users, user{ID: id, FullName: fullName, Email: email, UserName: email})
 	return id
 }
 
@@ -215,7 +237,7 @@ func (s *Sim) Products() []bind.ProductDetails {
 	defer s.mu.Unlock()
 	out := make([]bind.ProductDetails, len(s.products))
 	for i, p := range s.products {
-		out[i] = s.productDetails(p)
+		out[i] = s.productModel(p)
 	}
 	return out
 }
@@ -256,12 +278,12 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + pattern
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	s.Serve(w, r, route, body, func(w http.ResponseWriter) {
-		user, ok := s.authenticate(r)
+		profile, ok := s.authenticate(r)
 		if !ok {
 			writeError(w, http.StatusUnauthorized, "Authorization has been denied for this request.")
 			return
 		}
-		s.route(w, r, route, id, body, user)
+		s.route(w, r, route, id, body, profile)
 	}, func(w http.ResponseWriter, status int) {
 		writeError(w, status, http.StatusText(status))
 	})
@@ -279,24 +301,24 @@ func (s *Sim) authenticate(r *http.Request) (bind.UserProfile, bool) {
 	return p, ok
 }
 
-func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, body []byte, user bind.UserProfile) {
+func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, body []byte, profile bind.UserProfile) {
 	switch route {
 	case "GET /api/UserProfile":
-		writeJSON(w, http.StatusOK, user)
+		writeJSON(w, http.StatusOK, userProfileOf(profile))
 	case "GET /api/PriceLists":
-		page(w, r, locked(s, func() []bind.PriceList { return slices.Clone(s.priceLists) }))
+		list(s, w, r, func() []priceList { return slices.Clone(s.priceLists) })
 	case "GET /api/Currencies":
-		page(w, r, locked(s, func() []bind.Currency { return slices.Clone(s.currencies) }))
+		list(s, w, r, func() []currency { return slices.Clone(s.currencies) })
 	case "GET /api/Locations":
-		page(w, r, locked(s, func() []bind.Location { return slices.Clone(s.locations) }))
+		list(s, w, r, func() []location { return slices.Clone(s.locations) })
 	case "GET /api/Warehouses":
-		page(w, r, locked(s, func() []bind.Warehouse { return slices.Clone(s.warehouses) }))
+		list(s, w, r, func() []warehouse { return slices.Clone(s.warehouses) })
 	case "GET /api/Accounts":
-		page(w, r, locked(s, func() []bind.Account { return slices.Clone(s.accounts) }))
+		list(s, w, r, func() []account { return slices.Clone(s.accounts) })
 	case "GET /api/Users":
-		page(w, r, locked(s, func() []bind.User { return slices.Clone(s.users) }))
+		list(s, w, r, func() []user { return slices.Clone(s.users) })
 	case "GET /api/Products":
-		page(w, r, s.productList())
+		list(s, w, r, func() []product { return each(s.products, productOf) })
 	case "GET /api/Products/{id}":
 		s.getProduct(w, id)
 	case "POST /api/Products":
@@ -306,22 +328,36 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	case "GET /api/ProductsPriceAndInventory":
 		s.priceAndInventory(w, r)
 	case "GET /api/Clients":
-		page(w, r, s.clientList())
+		list(s, w, r, func() []clientListItem { return each(s.clients, clientListItemOf) })
 	case "GET /api/Clients/{id}":
 		s.getClient(w, id)
 	case "POST /api/Clients":
 		s.createClient(w, body)
 	case "GET /api/Orders":
-		page(w, r, s.orderList())
+		list(s, w, r, func() []orderListItem { return each(s.orders, orderListItemOf) })
 	case "GET /api/Orders/{id}":
 		s.getOrder(w, id)
 	case "POST /api/Orders":
-		s.createOrder(w, body, user)
+		s.createOrder(w, body, profile)
 	case "DELETE /api/Orders/{id}":
 		s.deleteOrder(w, id)
 	default:
 		writeError(w, http.StatusNotFound, "No HTTP resource was found that matches the request URI '"+r.URL.Path+"'.")
 	}
+}
+
+// list answers a list route with the wire items f builds under the simulator's lock.
+func list[T any](s *Sim, w http.ResponseWriter, r *http.Request, f func() []T) {
+	answerList(w, r, !s.omitNextLink, locked(s, f))
+}
+
+// each maps every record of the model to its wire form.
+func each[R, W any](records []R, wire func(R) W) []W {
+	out := make([]W, len(records))
+	for i, r := range records {
+		out[i] = wire(r)
+	}
+	return out
 }
 
 // locked runs f under the simulator's lock.
@@ -342,25 +378,10 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"Message": msg})
 }
 
-// decodeBody reads a JSON object, checks the required fields are present and decodes it into v.
-// Like ASP.NET, it ignores fields it does not know.
-func decodeBody(w http.ResponseWriter, body []byte, v any, required ...string) bool {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		writeError(w, http.StatusBadRequest, "The request is invalid. The request body is not a JSON object.")
-		return false
-	}
-	var missing []string
-	for _, f := range required {
-		if raw, ok := fields[f]; !ok || string(raw) == "null" || string(raw) == `""` {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) > 0 {
-		writeError(w, http.StatusBadRequest, "The request is invalid. The "+strings.Join(missing, ", ")+" field is required.")
-		return false
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+// decodeBody reads a request body with decodeRequest, answering 400 as ASP.NET does when it
+// refuses it.
+func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
+	if err := decodeRequest(body, v); err != nil {
 		writeError(w, http.StatusBadRequest, "The request is invalid. "+err.Error())
 		return false
 	}
