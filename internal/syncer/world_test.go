@@ -53,10 +53,10 @@ func backends(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, testdb.Postgres(t)) })
 }
 
-func newWorld(t testing.TB, dbURL string) *world {
+func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, handy: handysim.New(nil), bind: bindsim.New()}
+	w := &world{t: t, handy: handysim.New(nil), bind: bindsim.New(opts...)}
 
 	w.bind.AddToken(bindToken, bind.UserProfile{Name: "Ana Admin", Username: "admin", Email: "admin@example.com", CompanyName: "Distribuidora del Norte"})
 	w.general = w.bind.AddPriceList("Lista General")
