@@ -176,3 +176,46 @@ func TestSaleIsKeptWhenBindCannotBeAsked(t *testing.T) {
 		w.orderOf(s)
 	})
 }
+
+// TestD1DeletionWhenBindRemovesOrFulfilled covers the other two answers Bind may give a DELETE:
+// the order removed outright (a later GET is 404), and an order already fulfilled, which Bind
+// accepts the DELETE for but keeps. The first is a deletion; the second is a failure that says the
+// order is still "Surtido", is tried again by later runs, and never becomes "deleted".
+// Mutations that make it fail: treating any 204 as done without reading the order back; treating
+// a 404 after the DELETE as a failure.
+func TestD1DeletionWhenBindRemovesOrFulfilled(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w, a, b := salesDay(t, dbURL)
+		w.bind.DeleteMode = bindsim.DeleteRemoves
+		removed, fulfilled := w.orderOf(a), w.orderOf(b)
+		require.True(t, w.bind.FulfillOrder(fulfilled.ID))
+		now := time.Now().UTC()
+		require.NoError(t, w.handy.DeleteSale(a.ID, now, w.ana.ID))
+		require.NoError(t, w.handy.DeleteSale(b.ID, now, w.beto.ID))
+
+		r := w.run(store.SyncDeletedSales)
+		require.Equal(t, store.RunPartial, r.State)
+		byID := map[string]*store.RunItem{}
+		for _, it := range w.items(r) {
+			byID[it.HandyID] = it
+		}
+		gone := byID[strconv.FormatInt(a.ID, 10)]
+		require.Equal(t, store.OutcomeDeleted, gone.Outcome)
+		require.Contains(t, gone.Reason, "the Bind order is gone")
+		kept := byID[strconv.FormatInt(b.ID, 10)]
+		require.Equal(t, store.OutcomeFailed, kept.Outcome)
+		require.Contains(t, kept.Reason, `still "Surtido"`)
+
+		ids := map[string]bool{}
+		for _, o := range w.bind.Orders() {
+			ids[o.ID] = true
+		}
+		require.False(t, ids[removed.ID])
+		require.True(t, ids[fulfilled.ID], "a fulfilled order stays in Bind")
+
+		again := w.run(store.SyncDeletedSales)
+		require.Equal(t, 1, again.Counts.Failed, "the fulfilled order's deletion is tried again, and fails again")
+		require.Zero(t, again.Counts.Deleted, "the removed order is not deleted twice")
+	})
+}

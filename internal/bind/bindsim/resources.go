@@ -362,9 +362,14 @@ func (s *Sim) deleteOrder(w http.ResponseWriter, id string) {
 		notFound(w, "order", id)
 		return
 	}
-	if s.DeleteMode == DeleteRemoves {
+	switch {
+	case o.StatusCode == bind.OrderFulfilled:
+		// What Bind does with a fulfilled order is not published. The simulator takes the answer
+		// that is hardest on a client: the DELETE is accepted and nothing changes, so only reading
+		// the order back shows that it was not deleted.
+	case s.DeleteMode == DeleteRemoves:
 		s.orders = append(s.orders[:i], s.orders[i+1:]...)
-	} else {
+	default:
 		o.StatusCode, o.Status = bind.OrderCancelled, statusText[bind.OrderCancelled]
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -210,6 +210,19 @@ func (s *Sim) SetPrice(productID, priceListID string, net money.Decimal) error {
 }
 
 // Orders returns a copy of every order, cancelled ones included, in creation order.
+// FulfillOrder marks an order fulfilled ("Surtido", status 1), as a warehouse does when the goods
+// leave. It reports whether the order exists.
+func (s *Sim) FulfillOrder(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, o := s.findOrder(id)
+	if o == nil {
+		return false
+	}
+	o.StatusCode, o.Status = bind.OrderFulfilled, statusText[bind.OrderFulfilled]
+	return true
+}
+
 func (s *Sim) Orders() []bind.OrderDetails {
 	s.mu.Lock()
 	defer s.mu.Unlock()
