@@ -15,7 +15,11 @@ import (
 	"github.com/handybind/handybind/internal/money"
 )
 
-// TestServiceSyncsThroughJobs drives the whole service as Handy's backend would: create and
+// TestServiceSyncsThroughJobs is also P1's test that activation itself queues the initial product
+// sync (trigger ACTIVATION), in the same transaction as the state change.
+// Mutations that make it fail: enqueuing nothing at activation; enqueuing with another trigger.
+//
+// It drives the whole service as Handy's backend would: create and
 // activate a connection over gRPC (the initial product sync runs as a job), trigger a sales sync
 // over REST, and read the run history, against both simulators over HTTP.
 func TestServiceSyncsThroughJobs(t *testing.T) {

@@ -247,6 +247,12 @@ func TestS2OrderWithMissingProductWaitsAndIsRetried(t *testing.T) {
 	})
 }
 
+// TestS5OrdersAreCapturedByTheKeysUser: Bind records the key's user as the order's employee, and
+// nothing may override it. NewOrder has no field for an employee; the simulator refuses any
+// property its schema does not name (and the contract test any the definition does not), so a
+// client that tried to send one (EmployeeID, SalesEmployeeID on the order) fails every sales test.
+// Mutations that make it fail: adding an employee field to bind.NewOrder and filling it; taking
+// the user id from anything but the key's profile at activation.
 func TestS5OrdersAreCapturedByTheKeysUser(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
