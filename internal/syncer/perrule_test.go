@@ -40,6 +40,7 @@ func TestS1NewSalesBecomeBindOrders(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): CurrencyID: connection.priceListId in the S3 rule of v1.yaml.
 func TestS3OrderGetsPriceListAndCurrency(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -50,6 +51,7 @@ func TestS3OrderGetsPriceListAndCurrency(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): Comments without the seller's email (S4 rule of v1.yaml).
 func TestS4SellerNameAndEmailInComments(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -94,6 +96,7 @@ func TestC2CustomerFoundByLinkThenDescription(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): LegalName: customer.code in the C3 rule of v1.yaml.
 func TestC3DescriptionIsRazonSocialAndNombreComercial(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -104,6 +107,7 @@ func TestC3DescriptionIsRazonSocialAndNombreComercial(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): another generic RFC (XEXX010101000) in the C4 rule of v1.yaml.
 func TestC4GenericRFCWhenMissing(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -114,6 +118,7 @@ func TestC4GenericRFCWhenMissing(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): a fixed AccountingNumber instead of connection.ledgerAccount (C5).
 func TestC5NewCustomerGetsPriceListAndLedgerAccount(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {

@@ -105,6 +105,7 @@ func TestP1ActivationCopiesEveryProduct(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): the P2 rule Title: product.code in mappings/handy-bind/v1.yaml.
 func TestP2ProductTitleAndCode(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -314,6 +315,7 @@ func TestC2CustomerFoundByDescriptionInBind(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): Name: connection.warehouse, ignoring seller.extras (W1 rule).
 func TestW1WarehousePerSeller(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
