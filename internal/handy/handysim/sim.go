@@ -113,15 +113,29 @@ func IVA(percent int64) *handy.Tax {
 	return &handy.Tax{ID: percent, Name: "IVA", Amount: money.NewFromInt(percent), Enabled: true}
 }
 
+// IEPS returns Mexico's excise tax (impuesto especial sobre producción y servicios) at the given
+// percentage, as a product's optional tax (taxOptional).
+func IEPS(percent int64) *handy.Tax {
+	return &handy.Tax{ID: 100 + percent, Name: "IEPS", Amount: money.NewFromInt(percent), Enabled: true}
+}
+
 // AddProduct adds an enabled product whose tax-inclusive price is basePrice × (1 + tax%), rounded
 // to cents, as Handy shows it.
 func (s *Sim) AddProduct(code, description string, basePrice money.Decimal, tax *handy.Tax, at time.Time) handy.Product {
+	return s.AddProductWithOptionalTax(code, description, basePrice, tax, nil, at)
+}
+
+// AddProductWithOptionalTax adds an enabled product with a second, optional tax (taxOptional,
+// such as IEPS). Its price, like Handy's product.price, includes both taxes: basePrice ×
+// (1 + (tax% + optional%)/100), rounded to cents. A sale line carries the optional tax only when
+// it asks for it (Line.OptionalTax).
+func (s *Sim) AddProductWithOptionalTax(code, description string, basePrice money.Decimal, tax, optional *handy.Tax, at time.Time) handy.Product {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unit := "Pieza"
 	p := &handy.Product{
-		ID: s.id(), Code: code, Description: description, BasePrice: basePrice, Tax: tax,
-		Price: withTax(basePrice, tax, nil), Enabled: true,
+		ID: s.id(), Code: code, Description: description, BasePrice: basePrice, Tax: tax, TaxOptional: optional,
+		Price: withTax(basePrice, tax, optional), Enabled: true,
 		Unit:        &handy.Unit{ID: 1, Code: "PZA", Description: &unit, Enabled: true},
 		Family:      &handy.Ref{ID: 1, Description: "General", Enabled: true},
 		DateCreated: handy.Time{Time: at}, LastUpdated: handy.Time{Time: at},
@@ -175,6 +189,10 @@ type Line struct {
 	Quantity        money.Decimal
 	DiscountPercent money.Decimal
 	Comments        string
+	// OptionalTax makes the line carry its product's optional tax (taxOptional): its prices then
+	// include it, and totalBeforeTax takes it out. Without it, the line is priced with the
+	// product's tax alone, and its taxOptional is null.
+	OptionalTax bool
 }
 
 // Sale is a sale to create.
@@ -188,8 +206,10 @@ type Sale struct {
 	Comment      string
 }
 
-// CreateSale records a sale as Handy would: line price = originalPrice × (1 − discount%) to the
-// cent, line total = price × quantity, totalSales = Σ totals, totalBeforeTax = Σ total ÷ (1 + tax%).
+// CreateSale records a sale as Handy would: originalPrice = basePrice × (1 + rate%) to the cent,
+// where rate is the product's tax plus, on a line that carries it, its optional tax; line price =
+// originalPrice × (1 − discount%) to the cent; line total = price × quantity; totalSales = Σ
+// totals; totalBeforeTax = Σ total ÷ (1 + rate%), rounded once; totalTax = the difference.
 func (s *Sim) CreateSale(in Sale) (handy.SalesOrder, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,11 +245,19 @@ func (s *Sim) buildSale(in Sale) (*handy.SalesOrder, error) {
 		if p == nil {
 			return nil, fmt.Errorf("handysim: unknown product %q", l.Product)
 		}
-		price := p.Price.Mul(money.NewFromInt(1).Sub(l.DiscountPercent.Div(hundred))).Cents()
+		var optional *handy.Tax
+		if l.OptionalTax {
+			if p.TaxOptional == nil {
+				return nil, fmt.Errorf("handysim: product %q has no optional tax", l.Product)
+			}
+			optional = p.TaxOptional
+		}
+		original := withTax(p.BasePrice, p.Tax, optional)
+		price := original.Mul(money.NewFromInt(1).Sub(l.DiscountPercent.Div(hundred))).Cents()
 		total := price.Mul(l.Quantity).Cents()
 		item := handy.SalesOrderItem{
-			ID: s.id(), Product: *p, Quantity: l.Quantity, Price: price, Total: total, OriginalPrice: p.Price,
-			DiscountPercentage: l.DiscountPercent, Tax: p.Tax, PriceType: "REGULAR",
+			ID: s.id(), Product: *p, Quantity: l.Quantity, Price: price, Total: total, OriginalPrice: original,
+			DiscountPercentage: l.DiscountPercent, Tax: p.Tax, TaxOptional: optional, PriceType: "REGULAR",
 		}
 		if !l.DiscountPercent.IsZero() {
 			d := "Descuento de " + string(dbl(l.DiscountPercent)) + "% para cliente"
@@ -239,8 +267,10 @@ func (s *Sim) buildSale(in Sale) (*handy.SalesOrder, error) {
 			item.Comments = &l.Comments
 		}
 		rate := money.Zero
-		if p.Tax != nil {
-			rate = p.Tax.Amount
+		for _, t := range []*handy.Tax{p.Tax, optional} {
+			if t != nil {
+				rate = rate.Add(t.Amount)
+			}
 		}
 		beforeTax = beforeTax.Add(total.Div(money.NewFromInt(1).Add(rate.Div(hundred))))
 		o.TotalSales = o.TotalSales.Add(total)
