@@ -433,6 +433,32 @@ func TestSimulatorRefusesBadWindows(t *testing.T) {
 	require.Equal(t, "start", body.Errors[0]["field"])
 }
 
+// TestSimulatorRefusesMisnamedWrites: the simulator takes exactly {"externalId": <integer>}, with
+// the name matched as Handy matches it (case included), so a client that misnames it fails.
+func TestSimulatorRefusesMisnamedWrites(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t)
+	o := a.sale(t, time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC))
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, a.srv.URL+"/api/v2/salesOrder/"+fmt.Sprint(o.ID), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, body := range []string{
+		`{"externalID": 5}`, `{"ExternalId": 5}`, `{"external_id": 5}`, `{"externalId": "5"}`,
+		`{"externalId": 5.5}`, `{"externalId": 1e3}`, `{"externalId": 99999999999999999999}`,
+		`{"externalId": null}`, `{"externalId": 5, "id": 7}`, `{}`, `[5]`,
+	} {
+		require.Equal(t, http.StatusUnprocessableEntity, put(body), body)
+	}
+	require.Nil(t, a.sim.Orders()[0].ExternalID, "nothing was written")
+	require.Equal(t, http.StatusOK, put(`{"externalId": 5}`))
+	require.Equal(t, int64(5), *a.sim.Orders()[0].ExternalID)
+}
+
 func TestTimeoutsAreRetried(t *testing.T) {
 	t.Parallel()
 	a := newAccount(t, func(o *handy.Options) { o.AttemptTimeout = 100 * time.Millisecond })

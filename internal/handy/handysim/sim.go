@@ -10,7 +10,6 @@
 package handysim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -544,20 +543,13 @@ func (s *Sim) oneOrder(w http.ResponseWriter, match func(*handy.SalesOrder) bool
 	writeErrors(w, http.StatusNotFound, "", "", "Pedido no encontrado")
 }
 
-// setExternalID applies PUT /salesOrder/{id}. The body must be exactly {"externalId": <integer>}:
-// any other property is refused, so that a misnamed one is not silently ignored. The answer is
-// the updated order.
+// setExternalID applies PUT /salesOrder/{id}. The body must be exactly {"externalId": <integer>}
+// (see readExternalID): a misnamed or extra property is refused, never silently ignored. The
+// answer is the updated order.
 func (s *Sim) setExternalID(w http.ResponseWriter, arg string, body []byte) {
-	var in wireExternalID
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil || dec.More() || in.ExternalID == nil {
-		writeErrors(w, http.StatusUnprocessableEntity, "externalId", string(body), "externalId es obligatorio y es la única propiedad que se puede cambiar")
-		return
-	}
-	ext, err := strconv.ParseInt(string(*in.ExternalID), 10, 64)
+	ext, err := readExternalID(body)
 	if err != nil {
-		writeErrors(w, http.StatusUnprocessableEntity, "externalId", string(*in.ExternalID), "externalId debe ser un número entero")
+		writeErrors(w, http.StatusUnprocessableEntity, "externalId", string(body), "externalId es obligatorio, es un número entero y es la única propiedad que se puede cambiar")
 		return
 	}
 	id, _ := strconv.ParseInt(arg, 10, 64)

@@ -1,7 +1,10 @@
 package handysim
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,28 +259,20 @@ type wireSalesOrder struct {
 	PrettyOperativeStatus    string          `json:"prettyOperativeStatus"`
 }
 
-// wireExternalID is the body of PUT /salesOrder/{id}. The number is kept as text so that a
-// fraction or an overflow is refused rather than rounded.
-type wireExternalID struct {
-	ExternalID *wireInteger `json:"externalId"`
-}
-
-// wireInteger is a JSON number read from its text.
-type wireInteger string
-
-var errNotANumber = errors.New("not a JSON number")
-
-// UnmarshalJSON keeps the literal; anything but a number (a string, an object) is refused.
-func (n *wireInteger) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" {
-		return nil
+// readExternalID reads the body of PUT /salesOrder/{id}, which must be exactly
+// {"externalId": <integer>}. Property names are matched exactly, as Handy's Java backend matches
+// them, not regardless of case as encoding/json would; and the number is parsed from its text, so
+// a quoted number, a fraction or an overflow is refused rather than converted or rounded.
+func readExternalID(body []byte) (int64, error) {
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(body, &in); err != nil {
+		return 0, err
 	}
-	if s == "" || !strings.ContainsAny(s[:1], "-0123456789") {
-		return errNotANumber
+	raw, ok := in["externalId"]
+	if !ok || len(in) != 1 {
+		return 0, errors.New(`the body must be exactly {"externalId": <integer>}`)
 	}
-	*n = wireInteger(s)
-	return nil
+	return strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 }
 
 // wireErrorBody is Handy's error answer: {"errors":[{object, field, rejected-value, message}]}.
