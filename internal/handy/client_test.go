@@ -320,7 +320,9 @@ func TestReferenceExampleArithmetic(t *testing.T) {
 	at := time.Date(2023, 2, 26, 7, 14, 32, 0, time.UTC)
 	m1 := s.AddProduct("M-001", "Mueble", money.MustParse("1750"), handysim.IVA(8), at)
 	require.Equal(t, "1890", m1.Price.String(), "product.price = basePrice × 1.08")
-	s.AddProduct("M-002", "Mesa", money.MustParse("30000"), handysim.IVA(16), at)
+	// M-002 has IEPS as its optional tax: its price includes both taxes.
+	m2 := s.AddProductWithOptionalTax("M-002", "Mesa", money.MustParse("30000"), handysim.IVA(16), handysim.IEPS(8), at)
+	require.Equal(t, "37200", m2.Price.String(), "product.price = basePrice × (1 + (16 + 8)%)")
 	s.AddProduct("E-001", "Escoba", money.MustParse("836.2069"), handysim.IVA(16), at)
 	s.AddProduct("S-001", "Silla", money.MustParse("1050"), handysim.IVA(16), at)
 
@@ -332,6 +334,8 @@ func TestReferenceExampleArithmetic(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1890", o.Items[0].OriginalPrice.String())
 	require.Equal(t, "1833.3", o.Items[0].Price.String(), "price = originalPrice × (1 − 3%)")
+	require.Nil(t, o.Items[1].TaxOptional, "the line does not carry the product's optional tax")
+	require.Equal(t, "34800", o.Items[1].OriginalPrice.String(), "30000 × 1.16: without the optional tax")
 	require.Equal(t, "33756", o.Items[1].Price.String(), "34800 × 0.97")
 	require.Equal(t, "1218", o.Items[2].Total.String())
 	require.Equal(t, "36807.3", o.TotalSales.String(), "totalSales = Σ line totals")
@@ -429,6 +433,32 @@ func TestSimulatorRefusesBadWindows(t *testing.T) {
 	require.Equal(t, "start", body.Errors[0]["field"])
 }
 
+// TestSimulatorRefusesMisnamedWrites: the simulator takes exactly {"externalId": <integer>}, with
+// the name matched as Handy matches it (case included), so a client that misnames it fails.
+func TestSimulatorRefusesMisnamedWrites(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t)
+	o := a.sale(t, time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC))
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, a.srv.URL+"/api/v2/salesOrder/"+fmt.Sprint(o.ID), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, body := range []string{
+		`{"externalID": 5}`, `{"ExternalId": 5}`, `{"external_id": 5}`, `{"externalId": "5"}`,
+		`{"externalId": 5.5}`, `{"externalId": 1e3}`, `{"externalId": 99999999999999999999}`,
+		`{"externalId": null}`, `{"externalId": 5, "id": 7}`, `{}`, `[5]`,
+	} {
+		require.Equal(t, http.StatusUnprocessableEntity, put(body), body)
+	}
+	require.Nil(t, a.sim.Orders()[0].ExternalID, "nothing was written")
+	require.Equal(t, http.StatusOK, put(`{"externalId": 5}`))
+	require.Equal(t, int64(5), *a.sim.Orders()[0].ExternalID)
+}
+
 func TestTimeoutsAreRetried(t *testing.T) {
 	t.Parallel()
 	a := newAccount(t, func(o *handy.Options) { o.AttemptTimeout = 100 * time.Millisecond })
@@ -453,4 +483,71 @@ func TestLateMobileSaleIsFoundByArrival(t *testing.T) {
 	got, err := handy.All(a.c.SalesOrders(context.Background(), handy.SalesQuery{Window: &handy.Window{Field: handy.MobileDateCreated, Start: arrived.Add(-5 * time.Minute), End: arrived.Add(5 * time.Minute)}}))
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+// TestOptionalTaxLines follows the optional tax (taxOptional, e.g. IEPS) through the reference's
+// worked example: product.price includes it; a line carries it only when its taxOptional is set,
+// and then its prices include it and totalBeforeTax takes it out with the line's tax.
+func TestOptionalTaxLines(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t)
+	ctx := context.Background()
+	at := time.Date(2023, 2, 26, 7, 14, 32, 0, time.UTC)
+	a.sim.AddProduct("M-001", "Mueble", money.MustParse("1750"), handysim.IVA(8), at)
+	a.sim.AddProductWithOptionalTax("M-002", "Mesa", money.MustParse("30000"), handysim.IVA(16), handysim.IEPS(8), at)
+	a.sim.AddProduct("S-001", "Silla", money.MustParse("1050"), handysim.IVA(16), at)
+	three := money.NewFromInt(3)
+
+	// One line that carries IEPS: 37200 × 0.97 = 36084, of which 36084 ÷ 1.24 = 29100 before taxes.
+	withIEPS, err := a.sim.CreateSale(handysim.Sale{Customer: "C-1", Seller: a.seller.ID, At: at, Lines: []handysim.Line{
+		{Product: "M-002", Quantity: money.NewFromInt(1), DiscountPercent: three, OptionalTax: true},
+	}})
+	require.NoError(t, err)
+	got, err := a.c.SalesOrder(ctx, withIEPS.ID)
+	require.NoError(t, err)
+	line := got.Items[0]
+	require.NotNil(t, line.TaxOptional)
+	require.Equal(t, "IEPS", line.TaxOptional.Name)
+	require.Equal(t, "8", line.TaxOptional.Amount.String())
+	require.Equal(t, "37200", line.OriginalPrice.String(), "30000 × 1.24: with both taxes")
+	require.Equal(t, "36084", line.Price.String(), "37200 × 0.97")
+	require.Equal(t, "36084", line.Total.String())
+	require.Equal(t, "36084", got.TotalSales.String())
+	require.Equal(t, "29100", got.TotalBeforeTax.String(), "36084 ÷ (1 + (16 + 8)/100) = 30000 × 0.97")
+	require.Equal(t, "6984", got.TotalTax.String())
+
+	// The reference's order 1 (the M-002 line without IEPS) plus that line: the totals add up.
+	mixed, err := a.sim.CreateSale(handysim.Sale{Customer: "C-1", Seller: a.seller.ID, At: at, Lines: []handysim.Line{
+		{Product: "M-001", Quantity: money.NewFromInt(1), DiscountPercent: three},
+		{Product: "M-002", Quantity: money.NewFromInt(1), DiscountPercent: three},
+		{Product: "S-001", Quantity: money.NewFromInt(1)},
+		{Product: "M-002", Quantity: money.NewFromInt(1), DiscountPercent: three, OptionalTax: true},
+	}})
+	require.NoError(t, err)
+	got, err = a.c.SalesOrder(ctx, mixed.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.Items[1].TaxOptional)
+	require.Equal(t, "34800", got.Items[1].OriginalPrice.String())
+	require.NotNil(t, got.Items[3].TaxOptional)
+	require.Equal(t, "72891.3", got.TotalSales.String(), "36807.3 + 36084")
+	require.Equal(t, "60947.5", got.TotalBeforeTax.String(), "31847.5 + 29100")
+	require.Equal(t, "11943.8", got.TotalTax.String(), "4959.8 + 6984")
+
+	// Bind's net unit price, as §3.2 computes it, is the same on both kinds of line.
+	for _, it := range got.Items[1:4:4] {
+		if it.Product.Code != "M-002" {
+			continue
+		}
+		r := it.Tax.Amount
+		if it.TaxOptional != nil {
+			r = r.Add(it.TaxOptional.Amount)
+		}
+		net := it.Price.Div(money.NewFromInt(1).Add(r.Div(money.NewFromInt(100)))).Cents()
+		require.Equal(t, "29100", net.String(), "30000 × 0.97 either way")
+	}
+
+	_, err = a.sim.CreateSale(handysim.Sale{Customer: "C-1", Seller: a.seller.ID, At: at, Lines: []handysim.Line{
+		{Product: "S-001", Quantity: money.NewFromInt(1), OptionalTax: true},
+	}})
+	require.ErrorContains(t, err, "no optional tax")
 }

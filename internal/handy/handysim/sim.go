@@ -3,6 +3,10 @@
 // 100) with a pagination object of full-URL links, windows on the requested date field read as
 // wall-clock time in the account's zone, 429 with X-RateLimit-* headers past a per-minute budget,
 // and edits that delete the order and create a new one whose editedFrom is the old version.
+//
+// Its Go API (AddProduct, CreateSale…) takes and returns the client's types, but everything it
+// writes to or reads from HTTP goes through its own wire types (wire.go), named from the
+// reference, so that a field the client misnames is a field the client never receives.
 package handysim
 
 import (
@@ -22,6 +26,20 @@ import (
 	"github.com/handybind/handybind/internal/simkit"
 )
 
+// What the simulator knows of Handy's API independently of the client: the date fields a window
+// can filter on, the largest page, and the zone request windows are read in.
+const (
+	fieldDateCreated       = "dateCreated"
+	fieldMobileDateCreated = "mobileDateCreated"
+	fieldDateDeleted       = "dateDeleted"
+	fieldLastUpdated       = "lastUpdated"
+
+	maxPageSize     = 100
+	defaultPageSize = 10
+	defaultZone     = "America/Mexico_City"
+	requestLayout   = "02/01/2006 15:04:05"
+)
+
 // Fault is a misbehaviour injected into the next requests of one route, e.g.
 // Inject("GET /salesOrder", Fault{Status: 503}).
 type Fault = simkit.Fault
@@ -34,6 +52,7 @@ type Sim struct {
 	loc       *time.Location
 	tokens    map[string]bool
 	users     []*handy.User
+	userStamp map[int64]time.Time // each user's lastUpdated
 	products  []*handy.Product
 	customers []*handy.Customer
 	orders    []*handy.SalesOrder
@@ -56,12 +75,12 @@ type rateWindow struct {
 func New(loc *time.Location) *Sim {
 	if loc == nil {
 		var err error
-		if loc, err = time.LoadLocation(handy.DefaultTimeZone); err != nil {
+		if loc, err = time.LoadLocation(defaultZone); err != nil {
 			panic(err)
 		}
 	}
 	return &Sim{
-		loc: loc, tokens: map[string]bool{}, nextID: 1000, RateLimit: 500, RateWindow: time.Minute,
+		loc: loc, tokens: map[string]bool{}, userStamp: map[int64]time.Time{}, nextID: 1000, RateLimit: 500, RateWindow: time.Minute,
 		windows: map[string]*rateWindow{}, now: func() time.Time { return time.Now().UTC() },
 	}
 }
@@ -83,6 +102,7 @@ func (s *Sim) AddUser(u handy.User) handy.User {
 	if u.Role == nil {
 		u.Role = &handy.Role{ID: 4, Authority: "ROLE_SALES"}
 	}
+	s.userStamp[u.ID] = s.now()
 	s.users = append(s.users, &u)
 	return u
 }
@@ -92,15 +112,29 @@ func IVA(percent int64) *handy.Tax {
 	return &handy.Tax{ID: percent, Name: "IVA", Amount: money.NewFromInt(percent), Enabled: true}
 }
 
+// IEPS returns Mexico's excise tax (impuesto especial sobre producción y servicios) at the given
+// percentage, as a product's optional tax (taxOptional).
+func IEPS(percent int64) *handy.Tax {
+	return &handy.Tax{ID: 100 + percent, Name: "IEPS", Amount: money.NewFromInt(percent), Enabled: true}
+}
+
 // AddProduct adds an enabled product whose tax-inclusive price is basePrice × (1 + tax%), rounded
 // to cents, as Handy shows it.
 func (s *Sim) AddProduct(code, description string, basePrice money.Decimal, tax *handy.Tax, at time.Time) handy.Product {
+	return s.AddProductWithOptionalTax(code, description, basePrice, tax, nil, at)
+}
+
+// AddProductWithOptionalTax adds an enabled product with a second, optional tax (taxOptional,
+// such as IEPS). Its price, like Handy's product.price, includes both taxes: basePrice ×
+// (1 + (tax% + optional%)/100), rounded to cents. A sale line carries the optional tax only when
+// it asks for it (Line.OptionalTax).
+func (s *Sim) AddProductWithOptionalTax(code, description string, basePrice money.Decimal, tax, optional *handy.Tax, at time.Time) handy.Product {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unit := "Pieza"
 	p := &handy.Product{
-		ID: s.id(), Code: code, Description: description, BasePrice: basePrice, Tax: tax,
-		Price: withTax(basePrice, tax, nil), Enabled: true,
+		ID: s.id(), Code: code, Description: description, BasePrice: basePrice, Tax: tax, TaxOptional: optional,
+		Price: withTax(basePrice, tax, optional), Enabled: true,
 		Unit:        &handy.Unit{ID: 1, Code: "PZA", Description: &unit, Enabled: true},
 		Family:      &handy.Ref{ID: 1, Description: "General", Enabled: true},
 		DateCreated: handy.Time{Time: at}, LastUpdated: handy.Time{Time: at},
@@ -134,12 +168,16 @@ func withTax(base money.Decimal, tax, optional *handy.Tax) money.Decimal {
 	return base.Mul(money.NewFromInt(1).Add(rate.Div(money.NewFromInt(100)))).Cents()
 }
 
-// AddCustomer adds an enabled customer; ID is assigned.
+// AddCustomer adds an enabled customer; ID is assigned. Handy requires a zone of every customer;
+// one without gets the zone "General".
 func (s *Sim) AddCustomer(c handy.Customer) handy.Customer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.ID = s.id()
 	c.Enabled = true
+	if c.Zone == nil {
+		c.Zone = &handy.Ref{ID: 1, Description: "General", Enabled: true}
+	}
 	s.customers = append(s.customers, &c)
 	return c
 }
@@ -150,6 +188,10 @@ type Line struct {
 	Quantity        money.Decimal
 	DiscountPercent money.Decimal
 	Comments        string
+	// OptionalTax makes the line carry its product's optional tax (taxOptional): its prices then
+	// include it, and totalBeforeTax takes it out. Without it, the line is priced with the
+	// product's tax alone, and its taxOptional is null.
+	OptionalTax bool
 }
 
 // Sale is a sale to create.
@@ -163,8 +205,10 @@ type Sale struct {
 	Comment      string
 }
 
-// CreateSale records a sale as Handy would: line price = originalPrice × (1 − discount%) to the
-// cent, line total = price × quantity, totalSales = Σ totals, totalBeforeTax = Σ total ÷ (1 + tax%).
+// CreateSale records a sale as Handy would: originalPrice = basePrice × (1 + rate%) to the cent,
+// where rate is the product's tax plus, on a line that carries it, its optional tax; line price =
+// originalPrice × (1 − discount%) to the cent; line total = price × quantity; totalSales = Σ
+// totals; totalBeforeTax = Σ total ÷ (1 + rate%), rounded once; totalTax = the difference.
 func (s *Sim) CreateSale(in Sale) (handy.SalesOrder, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -200,22 +244,32 @@ func (s *Sim) buildSale(in Sale) (*handy.SalesOrder, error) {
 		if p == nil {
 			return nil, fmt.Errorf("handysim: unknown product %q", l.Product)
 		}
-		price := p.Price.Mul(money.NewFromInt(1).Sub(l.DiscountPercent.Div(hundred))).Cents()
+		var optional *handy.Tax
+		if l.OptionalTax {
+			if p.TaxOptional == nil {
+				return nil, fmt.Errorf("handysim: product %q has no optional tax", l.Product)
+			}
+			optional = p.TaxOptional
+		}
+		original := withTax(p.BasePrice, p.Tax, optional)
+		price := original.Mul(money.NewFromInt(1).Sub(l.DiscountPercent.Div(hundred))).Cents()
 		total := price.Mul(l.Quantity).Cents()
 		item := handy.SalesOrderItem{
-			ID: s.id(), Product: *p, Quantity: l.Quantity, Price: price, Total: total, OriginalPrice: p.Price,
-			DiscountPercentage: l.DiscountPercent, Tax: p.Tax, PriceType: "REGULAR",
+			ID: s.id(), Product: *p, Quantity: l.Quantity, Price: price, Total: total, OriginalPrice: original,
+			DiscountPercentage: l.DiscountPercent, Tax: p.Tax, TaxOptional: optional, PriceType: "REGULAR",
 		}
 		if !l.DiscountPercent.IsZero() {
-			d := "Descuento de " + l.DiscountPercent.String() + "% para cliente"
+			d := "Descuento de " + string(dbl(l.DiscountPercent)) + "% para cliente"
 			item.Discount = &d
 		}
 		if l.Comments != "" {
 			item.Comments = &l.Comments
 		}
 		rate := money.Zero
-		if p.Tax != nil {
-			rate = p.Tax.Amount
+		for _, t := range []*handy.Tax{p.Tax, optional} {
+			if t != nil {
+				rate = rate.Add(t.Amount)
+			}
 		}
 		beforeTax = beforeTax.Add(total.Div(money.NewFromInt(1).Add(rate.Div(hundred))))
 		o.TotalSales = o.TotalSales.Add(total)
@@ -350,24 +404,24 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, arg string, b
 	case "GET /user":
 		enabled := q.Get("enabled") != "false"
 		role, _ := strconv.ParseInt(q.Get("role"), 10, 64)
-		page(w, r, "users", s.snapshotUsers(func(u *handy.User) bool {
+		page(w, r, "users", collect(s, s.users, func(u *handy.User) bool {
 			return u.Enabled == enabled && (role == 0 || (u.Role != nil && u.Role.ID == role))
-		}))
+		}, s.toWireUser))
 	case "GET /product":
-		field, from, to, ok := s.windowOf(w, q, handy.LastUpdated, func(f handy.DateField) bool { _, ok := productDate(&handy.Product{}, f); return ok })
+		field, from, to, ok := s.windowOf(w, q, fieldLastUpdated, func(f string) bool { _, ok := productDate(&handy.Product{}, f); return ok })
 		if !ok {
 			return
 		}
 		enabled := q.Get("enabled") != "false"
-		page(w, r, "products", snapshot(s, s.products, func(p *handy.Product) bool {
+		page(w, r, "products", collect(s, s.products, func(p *handy.Product) bool {
 			t, _ := productDate(p, field)
 			return p.Enabled == enabled && (field == "" || inWindow(t, from, to))
-		}))
+		}, toWireProduct))
 	case "GET /customer":
-		page(w, r, "customers", snapshot(s, s.customers, func(c *handy.Customer) bool { return c.Enabled }))
+		page(w, r, "customers", collect(s, s.customers, func(c *handy.Customer) bool { return c.Enabled }, toWireCustomer))
 	case "GET /customer/{code}":
 		code, _ := url.PathUnescape(arg)
-		if c := snapshot(s, s.customers, func(c *handy.Customer) bool { return c.Code == code }); len(c) > 0 {
+		if c := collect(s, s.customers, func(c *handy.Customer) bool { return c.Code == code }, toWireCustomer); len(c) > 0 {
 			writeJSON(w, http.StatusOK, c[0])
 			return
 		}
@@ -387,27 +441,25 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, arg string, b
 	}
 }
 
-func (s *Sim) snapshotUsers(keep func(*handy.User) bool) []handy.User {
-	return snapshot(s, s.users, keep)
-}
-
-func snapshot[T any](s *Sim, items []*T, keep func(*T) bool) []T {
+// collect converts the records that keep accepts to what goes on the wire, under the lock, so
+// that nothing changes while a record is read.
+func collect[T, W any](s *Sim, items []*T, keep func(*T) bool, conv func(*T) W) []W {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []T
+	out := []W{}
 	for _, it := range items {
 		if keep(it) {
-			out = append(out, *it)
+			out = append(out, conv(it))
 		}
 	}
 	return out
 }
 
-func productDate(p *handy.Product, f handy.DateField) (time.Time, bool) {
+func productDate(p *handy.Product, f string) (time.Time, bool) {
 	switch f {
-	case handy.LastUpdated:
+	case fieldLastUpdated:
 		return p.LastUpdated.Time, true
-	case handy.DateCreated:
+	case fieldDateCreated:
 		return p.DateCreated.Time, true
 	}
 	return time.Time{}, false
@@ -420,16 +472,16 @@ func inWindow(t, start, end time.Time) bool {
 // windowOf reads filterWithDate, start and end: wall-clock times in the account's zone, both
 // bounds included. valid says which date fields the list knows. No start and no end means no
 // window (field ""). A bad value is answered with 422 and ok=false.
-func (s *Sim) windowOf(w http.ResponseWriter, q url.Values, def handy.DateField, valid func(handy.DateField) bool) (field handy.DateField, start, end time.Time, ok bool) {
+func (s *Sim) windowOf(w http.ResponseWriter, q url.Values, def string, valid func(string) bool) (field string, start, end time.Time, ok bool) {
 	if q.Get("start") == "" && q.Get("end") == "" {
 		return "", time.Time{}, time.Time{}, true
 	}
-	field = handy.DateField(q.Get("filterWithDate"))
+	field = q.Get("filterWithDate")
 	if field == "" {
 		field = def
 	}
 	if !valid(field) {
-		writeErrors(w, http.StatusUnprocessableEntity, "filterWithDate", string(field), "El campo de fecha no es válido")
+		writeErrors(w, http.StatusUnprocessableEntity, "filterWithDate", field, "El campo de fecha no es válido")
 		return "", time.Time{}, time.Time{}, false
 	}
 	var bounds [2]time.Time
@@ -438,7 +490,7 @@ func (s *Sim) windowOf(w http.ResponseWriter, q url.Values, def handy.DateField,
 		if v == "" {
 			continue
 		}
-		t, err := time.ParseInLocation("02/01/2006 15:04:05", v, s.loc)
+		t, err := time.ParseInLocation(requestLayout, v, s.loc)
 		if err != nil {
 			writeErrors(w, http.StatusUnprocessableEntity, name, v, "La fecha debe tener el formato dd/MM/yyyy HH:mm:ss")
 			return "", time.Time{}, time.Time{}, false
@@ -448,13 +500,13 @@ func (s *Sim) windowOf(w http.ResponseWriter, q url.Values, def handy.DateField,
 	return field, bounds[0], bounds[1], true
 }
 
-func orderDate(o *handy.SalesOrder, f handy.DateField) (time.Time, bool) {
+func orderDate(o *handy.SalesOrder, f string) (time.Time, bool) {
 	switch f {
-	case handy.DateCreated:
+	case fieldDateCreated:
 		return o.DateCreated.Time, true
-	case handy.MobileDateCreated:
+	case fieldMobileDateCreated:
 		return o.MobileDateCreated.Time, true
-	case handy.DateDeleted:
+	case fieldDateDeleted:
 		return o.DateDeleted.Time, true
 	}
 	return time.Time{}, false
@@ -462,12 +514,12 @@ func orderDate(o *handy.SalesOrder, f handy.DateField) (time.Time, bool) {
 
 func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	field, start, end, ok := s.windowOf(w, q, handy.DateCreated, func(f handy.DateField) bool { _, ok := orderDate(&handy.SalesOrder{}, f); return ok })
+	field, start, end, ok := s.windowOf(w, q, fieldDateCreated, func(f string) bool { _, ok := orderDate(&handy.SalesOrder{}, f); return ok })
 	if !ok {
 		return
 	}
 	deleted := q.Get("deleted") == "true"
-	orders := snapshot(s, s.orders, func(o *handy.SalesOrder) bool {
+	orders := collect(s, s.orders, func(o *handy.SalesOrder) bool {
 		if o.Deleted != deleted {
 			return false
 		}
@@ -476,7 +528,7 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		t, _ := orderDate(o, field)
 		return inWindow(t, start, end)
-	})
+	}, toWireSalesOrder)
 	if q.Get("order") == "desc" {
 		slices.Reverse(orders)
 	}
@@ -484,38 +536,36 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) oneOrder(w http.ResponseWriter, match func(*handy.SalesOrder) bool) {
-	if o := snapshot(s, s.orders, match); len(o) > 0 {
+	if o := collect(s, s.orders, match, toWireSalesOrder); len(o) > 0 {
 		writeJSON(w, http.StatusOK, o[0])
 		return
 	}
 	writeErrors(w, http.StatusNotFound, "", "", "Pedido no encontrado")
 }
 
+// setExternalID applies PUT /salesOrder/{id}. The body must be exactly {"externalId": <integer>}
+// (see readExternalID): a misnamed or extra property is refused, never silently ignored. The
+// answer is the updated order.
 func (s *Sim) setExternalID(w http.ResponseWriter, arg string, body []byte) {
-	var in struct {
-		ExternalID *json.Number `json:"externalId"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil || in.ExternalID == nil {
-		writeErrors(w, http.StatusUnprocessableEntity, "externalId", string(body), "externalId es obligatorio")
-		return
-	}
-	ext, err := in.ExternalID.Int64()
+	ext, err := readExternalID(body)
 	if err != nil {
-		writeErrors(w, http.StatusUnprocessableEntity, "externalId", in.ExternalID.String(), "externalId debe ser un número entero")
+		writeErrors(w, http.StatusUnprocessableEntity, "externalId", string(body), "externalId es obligatorio, es un número entero y es la única propiedad que se puede cambiar")
 		return
 	}
 	id, _ := strconv.ParseInt(arg, 10, 64)
 	s.mu.Lock()
-	o := find(s.orders, func(o *handy.SalesOrder) bool { return o.ID == id })
-	if o != nil {
+	var out *wireSalesOrder
+	if o := find(s.orders, func(o *handy.SalesOrder) bool { return o.ID == id }); o != nil {
 		o.ExternalID = &ext
+		wo := toWireSalesOrder(o)
+		out = &wo
 	}
 	s.mu.Unlock()
-	if o == nil {
+	if out == nil {
 		writeErrors(w, http.StatusNotFound, "", "", "Pedido no encontrado")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "externalId": ext})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // page answers a list page: page is 1-based, max defaults to 10 and is capped at 100; the
@@ -528,9 +578,9 @@ func page[T any](w http.ResponseWriter, r *http.Request, field string, items []T
 	}
 	size, err := strconv.Atoi(q.Get("max"))
 	if err != nil || size < 1 {
-		size = 10
+		size = defaultPageSize
 	}
-	size = min(size, handy.PageSize)
+	size = min(size, maxPageSize)
 	total := len(items)
 	pages := (total + size - 1) / size
 	from, to := min((pageNo-1)*size, total), min(pageNo*size, total)
@@ -552,7 +602,7 @@ func page[T any](w http.ResponseWriter, r *http.Request, field string, items []T
 		return &u
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"pagination": handy.Pagination{
+		"pagination": wirePagination{
 			TotalCount: int64(total), TotalPages: int64(pages), CurrentPage: link(pageNo),
 			NextPage: link(pageNo + 1), PrevPage: link(pageNo - 1), FirstPage: link(1), LastPage: link(pages),
 		},
@@ -568,7 +618,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeErrors answers in Handy's 422 shape: {"errors":[{object, field, rejected-value, message}]}.
 func writeErrors(w http.ResponseWriter, status int, field, rejected, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
-		"object": "com.locus.api", "field": field, "rejected-value": rejected, "message": msg,
+	writeJSON(w, status, wireErrorBody{Errors: []wireError{{
+		Object: "com.locus.api", Field: field, RejectedValue: rejected, Message: msg,
 	}}})
 }
