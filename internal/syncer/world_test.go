@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -53,9 +54,20 @@ func backends(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, testdb.Postgres(t)) })
 }
 
+// roundingEnv chooses how the simulated Bind rounds order totals for the whole suite (the real
+// rule is unpublished): "once" (the default) or "subtotal-first". CI runs the suite under both.
+const roundingEnv = "HANDYBIND_TEST_BIND_ROUNDING"
+
 func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 	t.Helper()
 	ctx := context.Background()
+	switch mode := os.Getenv(roundingEnv); mode {
+	case "", "once":
+	case "subtotal-first":
+		opts = append([]bindsim.Option{bindsim.WithRounding(bindsim.RoundSubtotalFirst)}, opts...)
+	default:
+		t.Fatalf("%s=%q: want once or subtotal-first", roundingEnv, mode)
+	}
 	w := &world{t: t, handy: handysim.New(nil), bind: bindsim.New(opts...)}
 
 	w.bind.AddToken(bindToken, bind.UserProfile{Name: "Ana Admin", Username: "admin", Email: "admin@example.com", CompanyName: "Distribuidora del Norte"})
