@@ -408,25 +408,44 @@ func TestEditReplacesTheEarlierOrder(t *testing.T) {
 	})
 }
 
+// TestLostResponseNeverCreatesASecondOrder: Bind writes are not idempotent. For every way a write
+// can land without its answer reaching the sync (the connection dropped, a 5xx after the write, an
+// answer slower than the client waits), the order and the customer it needed are in Bind exactly
+// once, and the sale is confirmed by looking the order up by PurchaseOrder.
+// Mutations that make it fail: retrying a create whose outcome is unknown; skipping the lookup
+// before a resend; treating a 5xx after a create as "not created".
 func TestLostResponseNeverCreatesASecondOrder(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, dbURL string) {
-		w := newWorld(t, dbURL)
-		w.activate()
-		w.run(store.SyncProducts)
-		s := w.sale("C-1", w.ana, line("E-001", 2))
-		w.run(store.SyncSales) // the customer now exists
-		s2 := w.sale("C-1", w.ana, line("L-001", 5))
-		w.bind.Inject("POST /api/Orders", bindsim.Fault{LoseResponse: true})
-		r := w.run(store.SyncSales)
-		require.Equal(t, store.RunSucceeded, r.State, r.Error)
-		w.orderOf(s)
-		w.orderOf(s2)
-		w.run(store.SyncSales)
-		w.orderOf(s2)
-		w.requireTotalsMatch()
-		require.True(t, strings.Contains(outcomesReasons(w.items(r)), "found by PurchaseOrder"))
-	})
+	faults := map[string]bindsim.Fault{
+		"connection dropped":   {LoseResponse: true},
+		"500 after the write":  {StatusAfterApply: http.StatusInternalServerError},
+		"504 after the write":  {StatusAfterApply: http.StatusGatewayTimeout},
+		"answer after timeout": {SlowResponse: 3 * time.Second}, // the world's client waits 2 s
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backends(t, func(t *testing.T, dbURL string) {
+				w := newWorld(t, dbURL)
+				w.activate()
+				w.run(store.SyncProducts)
+				s := w.sale("C-1", w.ana, line("E-001", 2))
+				w.run(store.SyncSales) // C-1 now exists in Bind
+				s2 := w.sale("C-1", w.ana, line("L-001", 5))
+				s3 := w.sale("C-2", w.ana, line("L-001", 1)) // a customer created under the fault
+				w.bind.Inject("POST /api/Orders", fault)
+				w.bind.Inject("POST /api/Clients", fault)
+				r := w.run(store.SyncSales)
+				w.run(store.SyncSales)
+				w.orderOf(s)
+				w.orderOf(s2) // exactly one each
+				w.orderOf(s3)
+				require.Len(t, w.bind.Clients(), 2, "no customer created twice")
+				w.requireTotalsMatch()
+				require.True(t, strings.Contains(outcomesReasons(w.items(r)), "found by PurchaseOrder"), outcomesReasons(w.items(r)))
+			})
+		})
+	}
 }
 
 func outcomesReasons(items []*store.RunItem) string {
