@@ -69,6 +69,8 @@ func clientsByName(w *world) map[string]bind.ClientDetails {
 	return out
 }
 
+// Mutation that makes it fail (checked): creating a customer while building an order, before the
+// order's own checks (a customer in Bind with no order).
 func TestC1CustomersAreCreatedOnlyThroughOrders(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -83,6 +85,7 @@ func TestC1CustomersAreCreatedOnlyThroughOrders(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): ignoring the stored link, so every order searches Bind.
 func TestC2CustomerFoundByLinkThenDescription(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {

@@ -130,6 +130,7 @@ func TestP2ProductTitleAndCode(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): Price: product.basePrice (before taxes) in the P3 rule.
 func TestP3PricesAfterTaxesAndDriftReported(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -217,6 +218,7 @@ func TestSalesSyncIsIdempotent(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): sending an order whose products are not all in Bind.
 func TestS2OrderWithMissingProductWaitsAndIsRetried(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
