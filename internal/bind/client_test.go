@@ -357,6 +357,13 @@ func TestOrdersClientsProductsAndQuirks(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, none[0].Price.IsZero(), "a product missing from a list has price 0")
 
+	// A VAT-exempt product shows the rate it is charged, 0, not the company's rate.
+	exempt := false
+	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", CurrencyID: co.mxn, ChargeVAT: &exempt}))
+	catalogue, err = co.c.ProductsPriceAndInventory(ctx, co.almacen, co.general)
+	require.NoError(t, err)
+	require.True(t, catalogue[0].VAT.IsZero(), "VAT %s", catalogue[0].VAT)
+
 	cid, addr := co.client(t, "Abarrotes Lupita")
 	cd, err := co.c.Client(ctx, cid)
 	require.NoError(t, err)

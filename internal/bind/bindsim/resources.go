@@ -179,9 +179,15 @@ func (s *Sim) priceAndInventory(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]productPriceAndInventory, 0, len(s.products))
 	for _, p := range s.products {
+		// The reference shows the rate a product is charged (0.16 in real answers); a product that
+		// charges no VAT is taken to show 0.
+		vat := s.DefaultVATRate
+		if !p.ChargeVAT {
+			vat = money.Zero
+		}
 		out = append(out, productPriceAndInventory{
 			ID: p.ID, Code: p.Code, Title: p.Title, Number: numberOf(money.NewFromInt(int64(p.Number))),
-			Price: numberOf(p.prices[list.ID]), VAT: numberOf(s.DefaultVATRate), PricingTypeText: "Listas", SKU: p.SKU,
+			Price: numberOf(p.prices[list.ID]), VAT: numberOf(vat), PricingTypeText: "Listas", SKU: p.SKU,
 			Descripcion: p.Description, Inventory: numberOf(p.CurrentInventory),
 		})
 	}
