@@ -11,6 +11,8 @@ import (
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/bind/bindsim"
 	"github.com/handybind/handybind/internal/handy"
+	"github.com/handybind/handybind/internal/handy/handysim"
+	"github.com/handybind/handybind/internal/money"
 	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/syncer"
 	"github.com/handybind/handybind/internal/testdb"
@@ -225,5 +227,31 @@ func TestD1DeletionWhenBindRemovesOrFulfilled(t *testing.T) {
 		again := w.run(store.SyncDeletedSales)
 		require.Equal(t, 1, again.Counts.Failed, "the fulfilled order's deletion is tried again, and fails again")
 		require.Zero(t, again.Counts.Deleted, "the removed order is not deleted twice")
+	})
+}
+
+// TestIEPSLineIsNotHiddenInTheVATPrice: a line with an optional tax (IEPS, Handy's taxOptional)
+// has it inside its tax-inclusive price. Until orders carry IEPS per line, such a sale must wait
+// with both totals in its reason, never go to Bind with the IEPS passed off as part of a 16%-VAT
+// price (which would make the totals agree and the books wrong).
+// Mutation that makes it fail (checked): the line's tax rate computed without taxOptional
+// (mapping.LineOf), which nets the price at 16% only and sends the sale.
+func TestIEPSLineIsNotHiddenInTheVATPrice(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		w.handy.AddProductWithOptionalTax("R-600", "Refresco 600ml", money.MustParse("15"), handysim.IVA(16), handysim.IEPS(8), time.Now().UTC().Add(-time.Hour))
+		w.activate()
+		w.run(store.SyncProducts)
+		s := w.sale("C-1", w.ana, handysim.Line{Product: "R-600", Quantity: money.NewFromInt(6), OptionalTax: true})
+		r := w.run(store.SyncSales)
+		require.Empty(t, w.bind.Orders(), "the sale is not sent")
+		reason := ""
+		for _, it := range w.items(r) {
+			if it.HandyID == strconv.FormatInt(s.ID, 10) {
+				reason = it.Reason
+			}
+		}
+		require.Contains(t, reason, "Handy's totalSales is "+s.TotalSales.String())
 	})
 }
