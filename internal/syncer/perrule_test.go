@@ -32,6 +32,7 @@ func salesDay(t *testing.T, dbURL string) (*world, handy.SalesOrder, handy.Sales
 	return w, a, b
 }
 
+// Mutation that makes it fail (checked): reading an empty sales window (from the window's end).
 func TestS1NewSalesBecomeBindOrders(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {

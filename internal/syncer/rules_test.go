@@ -86,6 +86,7 @@ func TestA1ActivationResolvesNamesAndRefusesUnknownOnes(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): a product sync that stops after the first Handy product.
 func TestP1ActivationCopiesEveryProduct(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -254,8 +255,8 @@ func TestS2OrderWithMissingProductWaitsAndIsRetried(t *testing.T) {
 // nothing may override it. NewOrder has no field for an employee; the simulator refuses any
 // property its schema does not name (and the contract test any the definition does not), so a
 // client that tried to send one (EmployeeID, SalesEmployeeID on the order) fails every sales test.
-// Mutations that make it fail: adding an employee field to bind.NewOrder and filling it; taking
-// the user id from anything but the key's profile at activation.
+// Mutations that make it fail: adding an employee field to bind.NewOrder (checked: the simulator
+// refuses the order); taking the user id from anything but the key's profile at activation.
 func TestS5OrdersAreCapturedByTheKeysUser(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
