@@ -150,15 +150,22 @@ func TestPausedConnectionDoesNotSyncUntilActivatedAgain(t *testing.T) {
 	require.Equal(t, 3, r.Counts.Created)
 }
 
+// TestD1FailedDeletionIsTriedAgain: a deletion that fails holds the deleted-sales cursor, so a later
+// run reads the window again, however long the failure lasted: here the retry comes well past
+// the window's overlap.
+// Mutation that makes it fail (checked): moving the cursor even when a deletion failed.
 func TestD1FailedDeletionIsTriedAgain(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
 		w, a, _ := salesDay(t, dbURL)
-		require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC(), w.ana.ID))
+		w.run(store.SyncDeletedSales) // the cursor is now
+		require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC().Add(time.Minute), w.ana.ID))
+		w.ahead.Store(int64(2 * syncer.Overlap)) // the failing run comes half an hour later
 		w.bind.Inject("DELETE /api/Orders/{id}", bindsim.Fault{Status: 503, Times: 5}) // every attempt of one run
 		r := w.run(store.SyncDeletedSales)
 		require.Equal(t, store.RunPartial, r.State)
 		require.Equal(t, 1, r.Counts.Failed)
+		w.ahead.Store(int64(2*syncer.Overlap + time.Minute))
 		r = w.run(store.SyncDeletedSales)
 		require.Equal(t, 1, r.Counts.Deleted, "the window is read again until the deletion goes through")
 		for _, o := range w.bind.Orders() {

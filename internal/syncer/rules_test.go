@@ -348,6 +348,7 @@ func TestW1WarehousePerSeller(t *testing.T) {
 	})
 }
 
+// Mutation that makes it fail (checked): not sending the DELETE (the order stays active).
 func TestD1DeletedSalesAreDeletedInBind(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {

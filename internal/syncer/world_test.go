@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ type world struct {
 	norte     string     // Bind warehouse "Almacén Norte"
 	matriz    string     // Bind warehouse "Almacén Matriz"
 	general   string     // Bind price list
+	// ahead moves the engine's clock forward (nanoseconds), for tests that need time to pass.
+	ahead atomic.Int64
 }
 
 const (
@@ -109,6 +112,7 @@ func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 	w.conns = connection.NewService(w.store, keys, log, versions{reg}, nil)
 	w.engine = syncer.New(syncer.Deps{
 		Store: w.store, Keys: keys, Mappings: reg, Log: log,
+		Now: func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) },
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst, o.RetryBase, o.RetryMax, o.AttemptTimeout = 10000, 100, time.Millisecond, 5*time.Millisecond, 2*time.Second
 		},
