@@ -160,7 +160,7 @@ func TestD1FailedDeletionIsTriedAgain(t *testing.T) {
 		w, a, _ := salesDay(t, dbURL)
 		w.run(store.SyncDeletedSales) // the cursor is now
 		require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC().Add(time.Minute), w.ana.ID))
-		w.ahead.Store(int64(2 * syncer.Overlap)) // the failing run comes half an hour later
+		w.ahead.Store(int64(2 * syncer.Overlap))                                       // the failing run comes half an hour later
 		w.bind.Inject("DELETE /api/Orders/{id}", bindsim.Fault{Status: 503, Times: 5}) // every attempt of one run
 		r := w.run(store.SyncDeletedSales)
 		require.Equal(t, store.RunPartial, r.State)
