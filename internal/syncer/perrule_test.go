@@ -263,3 +263,26 @@ func TestIEPSLineIsNotHiddenInTheVATPrice(t *testing.T) {
 		require.Contains(t, reason, "Handy's totalSales is "+s.TotalSales.String())
 	})
 }
+
+// TestC1HeldSaleCreatesNoCustomer: a sale that waits (here: a 16% and an 8% line, which one Bind
+// order cannot carry) must not leave its customer in Bind; the customer is created only with an
+// order that goes.
+// Mutation that makes it fail (checked): finding or creating the customer before the totals check.
+func TestC1HeldSaleCreatesNoCustomer(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		w.activate()
+		w.run(store.SyncProducts)
+		held := w.sale("C-2", w.ana, line("E-001", 1), line("M-001", 1))
+		r := w.run(store.SyncSales)
+		require.Equal(t, "failed", outcomes(w.items(r))["sale "+strconv.FormatInt(held.ID, 10)])
+		require.Empty(t, w.bind.Clients(), "the held sale's customer is not in Bind")
+		require.Empty(t, w.bind.Orders())
+
+		sent := w.sale("C-2", w.ana, line("E-001", 2))
+		w.run(store.SyncSales)
+		w.orderOf(sent)
+		require.Len(t, w.bind.Clients(), 1, "created with the first order that goes")
+	})
+}

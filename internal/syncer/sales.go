@@ -171,18 +171,19 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 		return nil // already sent (or deleted): windows overlap, ids de-duplicate
 	}
 
-	if sale.EditedFrom != nil {
-		if err := s.replacePredecessor(ctx, sale); err != nil {
-			return err
-		}
-	}
-
 	order, fail, err := s.buildOrder(ctx, sale)
 	if err != nil {
 		return err
 	}
 	if fail != "" {
 		return s.postpone(ctx, saleID, "", fail, err)
+	}
+	// An edit replaces the earlier order only once the new one can go: a held edit must not
+	// leave the company with neither.
+	if sale.EditedFrom != nil {
+		if err := s.replacePredecessor(ctx, sale); err != nil {
+			return err
+		}
 	}
 	sum := digest(order)
 	sent := func(bindID string) {
@@ -315,17 +316,18 @@ func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.N
 		order.LocationID = s.c.Resolved.LocationID
 	}
 
-	// C1, C2: the customer, found or created now.
+	// The invariant: the Bind total of the order equals Handy's totalSales to the cent.
+	if total := expectedTotal(order); !total.Equal(sale.TotalSales) {
+		return order, fmt.Sprintf("the Bind total would be %s but Handy's totalSales is %s (VAT %s on every line; check the lines' taxes and the mapping)", total, sale.TotalSales, order.VATRate), nil
+	}
+
+	// C1, C2: the customer, found or created now, last: everything that can hold the sale has
+	// been checked, so a customer is only ever created for an order that goes with it.
 	clientID, addressID, fail, err := s.customer(ctx, sale.Customer)
 	if err != nil || fail != "" {
 		return order, fail, err
 	}
 	order.ClientID, order.AddressID = clientID, addressID
-
-	// The invariant: the Bind total of the order equals Handy's totalSales to the cent.
-	if total := expectedTotal(order); !total.Equal(sale.TotalSales) {
-		return order, fmt.Sprintf("the Bind total would be %s but Handy's totalSales is %s (VAT %s on every line; check the lines' taxes and the mapping)", total, sale.TotalSales, order.VATRate), nil
-	}
 	return order, "", nil
 }
 
