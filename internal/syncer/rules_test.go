@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -477,5 +478,42 @@ func TestSaleWhoseTotalBindCannotMatchIsNotSent(t *testing.T) {
 		pending, err := w.store.ListPendingSales(context.Background(), w.conn.ID, 10)
 		require.NoError(t, err)
 		require.Len(t, pending, 1, "kept, with its reason, not dropped")
+	})
+}
+
+// TestP1AndS2BeyondOnePage: Bind lists hold at most 100 rows a page. A catalogue of 260 products
+// is copied whole, found again by code on the next run, and a sale of the last products is sent;
+// 260 customers get their orders in one run, each created once.
+// Mutation that makes it fail (checked): reading only the first page of Bind products.
+func TestP1AndS2BeyondOnePage(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		at := time.Now().UTC().Add(-time.Hour)
+		for i := range 260 {
+			w.handy.AddProduct(fmt.Sprintf("X-%03d", i), fmt.Sprintf("Producto %d", i), money.MustParse("10"), handysim.IVA(16), at)
+			w.handy.AddCustomer(handy.Customer{Code: fmt.Sprintf("K-%03d", i), Description: fmt.Sprintf("Cliente %d", i)})
+		}
+		w.activate()
+		r := w.run(store.SyncProducts)
+		require.Equal(t, store.RunSucceeded, r.State, r.Error)
+		require.Len(t, w.bind.Products(), 263)
+		again := w.run(store.SyncProducts)
+		require.Zero(t, again.Counts.Created, "every product found again, on whatever page")
+		require.Len(t, w.bind.Products(), 263)
+
+		var sales []handy.SalesOrder
+		for i := range 260 {
+			sales = append(sales, w.sale(fmt.Sprintf("K-%03d", i), w.ana, line(fmt.Sprintf("X-%03d", 259-i), 1), line("X-259", 2)))
+		}
+		s := w.run(store.SyncSales)
+		require.Equal(t, store.RunSucceeded, s.State, s.Error)
+		for _, sale := range sales {
+			w.orderOf(sale)
+		}
+		require.Len(t, w.bind.Clients(), 260)
+		w.run(store.SyncSales)
+		require.Len(t, w.bind.Orders(), 260)
+		w.requireTotalsMatch()
 	})
 }
