@@ -122,8 +122,12 @@ type call struct {
 	out    any
 }
 
-// retriesAfterSend says whether the call may be repeated after it may have reached Bind.
-func (c call) retriesAfterSend() bool { return c.method != http.MethodPost }
+// retriesAfterSend says whether the call may be repeated after it may have reached Bind. A POST
+// would create twice; a DELETE sent again after it landed reaches an order already cancelled, so
+// its caller reads the order's state instead (ErrOutcomeUnknown).
+func (c call) retriesAfterSend() bool {
+	return c.method != http.MethodPost && c.method != http.MethodDelete
+}
 
 func (c *Client) do(ctx context.Context, cl call) error {
 	for attempt := 1; ; attempt++ {

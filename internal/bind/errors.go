@@ -15,7 +15,8 @@ var ErrCredentialsRejected = errors.New("bind: the API key was rejected")
 // ErrOutcomeUnknown is wrapped when a write was sent but no answer came back (timeout, dropped
 // connection, 5xx after the request went out). The write may or may not have been applied: look
 // the record up (an order by PurchaseOrder, a client by name or RFC, a product by Code) before
-// sending it again. Creates are never retried blindly.
+// sending it again, or read an order a DELETE was sent for. Creates and deletes are never
+// retried blindly.
 var ErrOutcomeUnknown = errors.New("bind: no answer came back; the write may or may not have been applied")
 
 // APIError is an answer from Bind with a status that is not success.

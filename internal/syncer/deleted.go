@@ -81,7 +81,8 @@ func (s *session) deleteSaleOrder(ctx context.Context, saleID, reason string) er
 		}
 		bindID = found
 	}
-	if err := s.bind.DeleteOrder(ctx, bindID); err != nil {
+	if err := s.bind.DeleteOrder(ctx, bindID); err != nil && !errors.Is(err, bind.ErrOutcomeUnknown) {
+		// An answer that never came is settled by reading the order below, never by a second DELETE.
 		var apiErr *bind.APIError
 		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound {
 			s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeFailed, "deleting the Bind order: "+err.Error(), "")

@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestD1FailedDeletionIsTriedAgain(t *testing.T) {
 		w.run(store.SyncDeletedSales) // the cursor is now
 		require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC().Add(time.Minute), w.ana.ID))
 		w.ahead.Store(int64(2 * syncer.Overlap))                                       // the failing run comes half an hour later
-		w.bind.Inject("DELETE /api/Orders/{id}", bindsim.Fault{Status: 503, Times: 5}) // every attempt of one run
+		w.bind.Inject("DELETE /api/Orders/{id}", bindsim.Fault{Status: 503, Times: 1}) // a DELETE is sent once a run
 		r := w.run(store.SyncDeletedSales)
 		require.Equal(t, store.RunPartial, r.State)
 		require.Equal(t, 1, r.Counts.Failed)
@@ -285,4 +286,29 @@ func TestC1HeldSaleCreatesNoCustomer(t *testing.T) {
 		w.orderOf(sent)
 		require.Len(t, w.bind.Clients(), 1, "created with the first order that goes")
 	})
+}
+
+// TestD1LostDeleteAnswerSendsOneDelete: a DELETE that lands but whose answer is lost (dropped
+// connection, 5xx after the write) is settled by reading the order, not by sending it again.
+// Mutation that makes it fail (checked): letting the client retry a DELETE after it was sent.
+func TestD1LostDeleteAnswerSendsOneDelete(t *testing.T) {
+	t.Parallel()
+	for name, fault := range map[string]bindsim.Fault{
+		"connection dropped":  {LoseResponse: true},
+		"502 after the write": {StatusAfterApply: http.StatusBadGateway},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			backends(t, func(t *testing.T, dbURL string) {
+				w, a, _ := salesDay(t, dbURL)
+				require.NoError(t, w.handy.DeleteSale(a.ID, time.Now().UTC(), w.ana.ID))
+				w.bind.Inject("DELETE /api/Orders/{id}", fault)
+				r := w.run(store.SyncDeletedSales)
+				require.Equal(t, 1, r.Counts.Deleted, r.Error)
+				require.Equal(t, 1, w.bind.Count("DELETE /api/Orders/{id}"), "one DELETE, whatever became of its answer")
+				require.Zero(t, w.run(store.SyncDeletedSales).Counts.Deleted)
+				require.Equal(t, 1, w.bind.Count("DELETE /api/Orders/{id}"))
+			})
+		})
+	}
 }
