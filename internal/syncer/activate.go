@@ -31,16 +31,26 @@ func (e *Engine) Activate(ctx context.Context, id string, enqueue func(ctx conte
 	if err != nil {
 		return nil, err
 	}
-	// Handy: a cheap read. Bind: the key's own profile.
+	// Handy: a cheap read. Bind: the key's own profile. Both are asked, so that two wrong
+	// credentials are named in one answer rather than one per attempt.
+	var handyErr error
 	for _, err := range hc.Users(ctx, handy.UserFilter{}) {
-		if err != nil {
-			return nil, upstream("Handy", "the API token", err)
-		}
+		handyErr = err
 		break
 	}
-	profile, err := bc.UserProfile(ctx)
-	if err != nil {
-		return nil, upstream("Bind", "the API key of user "+c.BindUserName, err)
+	profile, bindErr := bc.UserProfile(ctx)
+	switch {
+	case handyErr != nil && bindErr != nil:
+		he, be := upstream("Handy", "the API token", handyErr), upstream("Bind", "the API key of user "+c.BindUserName, bindErr)
+		kind := errs.KindOf(he)
+		if errs.KindOf(be) != kind {
+			kind = errs.KindUnavailable
+		}
+		return nil, &errs.Error{Kind: kind, Message: he.Error() + "; and " + be.Error(), Cause: errors.Join(handyErr, bindErr)}
+	case handyErr != nil:
+		return nil, upstream("Handy", "the API token", handyErr)
+	case bindErr != nil:
+		return nil, upstream("Bind", "the API key of user "+c.BindUserName, bindErr)
 	}
 
 	var problems []string

@@ -366,4 +366,5 @@ type session struct {
 	productByCode map[string]string         // Bind product id by code
 	seen          map[int64]bool            // sales handled in this run (pending ones reappear in the window)
 	sent          []sentOrder               // orders this run put in Bind, to read their totals back
+	handyEnabled  map[string]bool           // Handy's enabled product codes, read once when needed
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/bind/bindsim"
+	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
@@ -311,4 +312,42 @@ func TestD1LostDeleteAnswerSendsOneDelete(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHeldSalesSayPreciselyWhy: a sale of a product disabled in Handy (so never copied to Bind)
+// says so, not only "missing in Bind"; two wrong credentials at activation are named together.
+// Mutations that make it fail: dropping the disabled-product reason; stopping at the first
+// refused credential.
+func TestHeldSalesSayPreciselyWhy(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		ctx := context.Background()
+		_, err := w.conns.Update(ctx, w.conn.ID, connection.Input{HandyToken: "wrong-h", BindToken: "wrong-b"},
+			[]string{connection.FieldHandyToken, connection.FieldBindToken})
+		require.NoError(t, err)
+		_, err = w.engine.Activate(ctx, w.conn.ID, nil)
+		require.ErrorContains(t, err, "Handy rejected the API token")
+		require.ErrorContains(t, err, "Bind rejected the API key")
+		_, err = w.conns.Update(ctx, w.conn.ID, connection.Input{HandyToken: handyToken, BindToken: bindToken},
+			[]string{connection.FieldHandyToken, connection.FieldBindToken})
+		require.NoError(t, err)
+
+		w.handy.AddProduct("D-001", "Descontinuado", money.MustParse("10"), handysim.IVA(16), time.Now().UTC().Add(-time.Hour))
+		s := w.sale("C-1", w.ana, line("D-001", 1))
+		require.NoError(t, w.handy.UpdateProduct("D-001", time.Now().UTC().Add(-time.Minute), func(p *handy.Product) { p.Enabled = false }))
+		w.activate()
+		w.run(store.SyncProducts)
+		for _, p := range w.bind.Products() {
+			require.NotEqual(t, "D-001", p.Code, "a disabled product is not copied")
+		}
+		r := w.run(store.SyncSales)
+		for _, it := range w.items(r) {
+			if it.HandyID == strconv.FormatInt(s.ID, 10) {
+				require.Contains(t, it.Reason, "D-001 (Descontinuado, disabled in Handy")
+				return
+			}
+		}
+		t.Fatal("the held sale has no item")
+	})
 }

@@ -288,7 +288,16 @@ func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.N
 		}
 		id, ok := s.productByCode[it.Product.Code]
 		if !ok {
-			missing = append(missing, fmt.Sprintf("%s (%s)", it.Product.Code, it.Product.Description))
+			why := ""
+			enabled, err := s.enabledInHandy(ctx, it.Product.Code)
+			if err != nil {
+				return order, "", err
+			}
+			if !it.Product.Enabled || !enabled {
+				// A disabled product is never copied, so no product sync will bring it.
+				why = ", disabled in Handy: enable it there, and the next product sync brings it"
+			}
+			missing = append(missing, fmt.Sprintf("%s (%s%s)", it.Product.Code, it.Product.Description, why))
 			continue
 		}
 		line.ID = id
@@ -439,4 +448,22 @@ func (s *session) findClient(ctx context.Context, description string) (string, b
 		return "", false, err
 	}
 	return cs[0].ID, true, nil
+}
+
+// enabledInHandy says whether Handy lists a product among its enabled ones. The list is read at
+// most once a run, and only when a sale names a product missing in Bind.
+func (s *session) enabledInHandy(ctx context.Context, code string) (bool, error) {
+	if s.handyEnabled == nil {
+		s.handyEnabled = map[string]bool{}
+		for p, err := range s.handy.Products(ctx, nil) {
+			if err != nil {
+				s.handyEnabled = nil
+				return true, err
+			}
+			if p.Enabled {
+				s.handyEnabled[p.Code] = true
+			}
+		}
+	}
+	return s.handyEnabled[code], nil
 }
