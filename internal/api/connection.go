@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/auth"
@@ -15,20 +17,41 @@ import (
 	"github.com/handybind/handybind/internal/store"
 )
 
-// Activator activates a connection: checks tokens, resolves names, starts the first sync.
-type Activator func(ctx context.Context, id string) (*store.Connection, error)
+// Activator activates a connection: checks tokens, resolves names, starts the first sync; a
+// non-zero salesSince is where its sales sync starts.
+type Activator func(ctx context.Context, id string, salesSince time.Time) (*store.Connection, error)
+
+// SalesFrom says where a connection's next sales run starts reading (zero: never activated).
+type SalesFrom func(ctx context.Context, c *store.Connection) (time.Time, error)
 
 // ConnectionServer serves pb.ConnectionService.
 type ConnectionServer struct {
 	pb.UnimplementedConnectionServiceServer
-	svc      *connection.Service
-	activate Activator
-	log      *slog.Logger
+	svc       *connection.Service
+	activate  Activator
+	salesFrom SalesFrom
+	log       *slog.Logger
 }
 
 // NewConnectionServer returns a ConnectionServer.
-func NewConnectionServer(svc *connection.Service, activate Activator, log *slog.Logger) *ConnectionServer {
-	return &ConnectionServer{svc: svc, activate: activate, log: log}
+func NewConnectionServer(svc *connection.Service, activate Activator, salesFrom SalesFrom, log *slog.Logger) *ConnectionServer {
+	return &ConnectionServer{svc: svc, activate: activate, salesFrom: salesFrom, log: log}
+}
+
+// one converts a connection read on its own, with where its sales sync reads from (lists leave
+// that out: it is one more read per connection).
+func (s *ConnectionServer) one(ctx context.Context, c *store.Connection) (*pb.Connection, error) {
+	out := connectionToProto(c)
+	if s.salesFrom != nil {
+		from, err := s.salesFrom(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if !from.IsZero() {
+			out.SalesFrom = timestamppb.New(from)
+		}
+	}
+	return out, nil
 }
 
 func inputFromProto(c *pb.Connection) connection.Input {
@@ -75,7 +98,7 @@ func (s *ConnectionServer) GetConnection(ctx context.Context, req *pb.GetConnect
 	if err != nil {
 		return nil, err
 	}
-	return connectionToProto(c), nil
+	return s.one(ctx, c)
 }
 
 // ListConnections implements pb.ConnectionServiceServer.
@@ -111,7 +134,7 @@ var maskGroups = map[string][]string{
 	"settings": {connection.FieldPriceList, connection.FieldCurrency, connection.FieldWarehouse, connection.FieldLedgerAccount, connection.FieldTimeZone},
 }
 
-var outputOnly = []string{"id", "tenant", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
+var outputOnly = []string{"id", "tenant", "sales_from", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
 
 // maskFields expands an update mask into use-case field names, refusing output-only fields.
 func maskFields(paths []string) ([]string, error) {
@@ -160,11 +183,15 @@ func (s *ConnectionServer) DeleteConnection(ctx context.Context, req *pb.DeleteC
 
 // ActivateConnection implements pb.ConnectionServiceServer.
 func (s *ConnectionServer) ActivateConnection(ctx context.Context, req *pb.ActivateConnectionRequest) (*pb.Connection, error) {
-	c, err := s.activate(ctx, req.GetId())
+	var since time.Time
+	if req.GetSalesSince() != nil {
+		since = req.GetSalesSince().AsTime()
+	}
+	c, err := s.activate(ctx, req.GetId(), since)
 	if err != nil {
 		return nil, err
 	}
-	return connectionToProto(c), nil
+	return s.one(ctx, c)
 }
 
 // PauseConnection implements pb.ConnectionServiceServer.
@@ -173,5 +200,5 @@ func (s *ConnectionServer) PauseConnection(ctx context.Context, req *pb.PauseCon
 	if err != nil {
 		return nil, err
 	}
-	return connectionToProto(c), nil
+	return s.one(ctx, c)
 }

@@ -34,6 +34,12 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		active, err := h.connections.ActivateConnection(ctx, &pb.ActivateConnectionRequest{Id: c.GetId()})
 		require.NoError(t, err)
 		require.Equal(t, pb.ConnectionState_CONNECTION_STATE_ACTIVE, active.GetState())
+		require.NotNil(t, active.GetSalesFrom(), "where the sales sync starts is shown")
+		require.WithinDuration(t, active.GetResolved().GetResolveTime().AsTime().Add(-15*time.Minute), active.GetSalesFrom().AsTime(), time.Second)
+		// A backfill start is refused while the connection is active, and beyond 31 days, naming the field.
+		res := h.do(t, http.MethodPost, "/v1/connections/"+c.GetId()+":activate", `{"salesSince":"2020-01-01T00:00:00Z"}`)
+		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
+		require.Contains(t, res.raw, "sales_since")
 
 		waitRun := func(kind pb.SyncKind) *pb.Run {
 			var done *pb.Run
@@ -60,7 +66,7 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		sale, err := hs.CreateSale(handysim.Sale{Customer: "C-1", Seller: seller.ID, At: time.Now().UTC().Add(-time.Minute),
 			Lines: []handysim.Line{{Product: "E-001", Quantity: money.NewFromInt(2)}}})
 		require.NoError(t, err)
-		res := h.do(t, http.MethodPost, "/v1/connections/"+c.GetId()+"/runs", `{"kind":"SYNC_KIND_SALES"}`)
+		res = h.do(t, http.MethodPost, "/v1/connections/"+c.GetId()+"/runs", `{"kind":"SYNC_KIND_SALES"}`)
 		require.Equal(t, http.StatusOK, res.status, res.raw)
 		require.Equal(t, "RUN_STATE_QUEUED", res.body["state"])
 		sales := waitRun(pb.SyncKind_SYNC_KIND_SALES)

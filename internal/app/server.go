@@ -126,8 +126,8 @@ func (s *Server) build(ctx context.Context) error {
 	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, JobTimeout: s.cfg.JobTimeout}); err != nil {
 		return err
 	}
-	activate := func(ctx context.Context, id string) (*store.Connection, error) {
-		return engine.Activate(ctx, id, func(ctx context.Context, tx store.Store, c *store.Connection) error {
+	activate := func(ctx context.Context, id string, salesSince time.Time) (*store.Connection, error) {
+		return engine.ActivateFrom(ctx, id, salesSince, func(ctx context.Context, tx store.Store, c *store.Connection) error {
 			_, err := s.queue.Enqueue(ctx, tx, c.ID, store.SyncProducts, store.TriggerActivation) // P1
 			return err
 		})
@@ -144,7 +144,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, s.log)
+	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, engine.SalesFrom, s.log)
 	runs := api.NewRunServer(run.NewService(st, s.queue))
 	mappings := api.NewMappingServer(s.mappings)
 	audit := api.NewAuditServer(st)

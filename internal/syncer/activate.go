@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/handybind/handybind/internal/apiclient"
 	"github.com/handybind/handybind/internal/bind"
@@ -20,9 +21,33 @@ import (
 // failed-precondition error listing the valid names; every such problem is reported at once.
 // enqueue runs in the same transaction as the state change, to schedule the initial product sync.
 func (e *Engine) Activate(ctx context.Context, id string, enqueue func(ctx context.Context, tx store.Store, c *store.Connection) error) (*store.Connection, error) {
+	return e.ActivateFrom(ctx, id, time.Time{}, enqueue)
+}
+
+// MaxBackfill is how far back an activation may ask the sales sync to start.
+const MaxBackfill = 31 * 24 * time.Hour
+
+// ActivateFrom is Activate with a chosen start for the sales sync: when salesSince is set, the
+// next sales run reads the sales that reached Handy from then on (at most MaxBackfill back). It
+// may only move the start of a connection that is not active (new, paused or stopped), so a
+// running schedule is never moved under it; sales already in Bind are never sent again.
+func (e *Engine) ActivateFrom(ctx context.Context, id string, salesSince time.Time, enqueue func(ctx context.Context, tx store.Store, c *store.Connection) error) (*store.Connection, error) {
 	c, err := e.d.Store.GetConnection(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if !salesSince.IsZero() {
+		now := e.d.Now()
+		switch {
+		case salesSince.After(now):
+			return nil, errs.InvalidField("sales_since", "%s is in the future", salesSince.UTC().Format(time.RFC3339))
+		case salesSince.Before(now.Add(-MaxBackfill)):
+			return nil, errs.InvalidField("sales_since", "%s is more than %d days back; the earliest allowed is %s", salesSince.UTC().Format(time.RFC3339),
+				int(MaxBackfill.Hours()/24), now.Add(-MaxBackfill).UTC().Format(time.RFC3339))
+		}
+		if c.State == store.ConnectionActive {
+			return nil, errs.FailedPrecondition("connection %s is active; pause it before choosing where its sales sync starts", c.ID)
+		}
 	}
 	if _, err := e.mapping(c); err != nil {
 		return nil, err
@@ -127,8 +152,17 @@ func (e *Engine) Activate(ctx context.Context, id string, enqueue func(ctx conte
 			c.State, c.StateReason = store.ConnectionActive, ""
 			return nil
 		})
-		if err != nil || enqueue == nil {
+		if err != nil {
 			return err
+		}
+		if !salesSince.IsZero() {
+			// The window reaches Overlap before the cursor: store it so the window starts at salesSince.
+			if err := tx.PutCursor(ctx, out.ID, store.SyncSales, salesSince.UTC().Add(Overlap)); err != nil {
+				return err
+			}
+		}
+		if enqueue == nil {
+			return nil
 		}
 		return enqueue(ctx, tx, out)
 	})
@@ -182,4 +216,20 @@ func describeUser(p bind.UserProfile) string {
 		return fmt.Sprintf("user %q", p.Email)
 	}
 	return "a user with no name"
+}
+
+// SalesFrom is where the next sales run of a connection starts reading (its window's start), or
+// zero for a connection never activated.
+func (e *Engine) SalesFrom(ctx context.Context, c *store.Connection) (time.Time, error) {
+	pos, ok, err := e.d.Store.GetCursor(ctx, c.ID, store.SyncSales)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !ok {
+		if c.Resolved.ResolvedAt.IsZero() {
+			return time.Time{}, nil
+		}
+		pos = c.Resolved.ResolvedAt
+	}
+	return pos.Add(-Overlap).UTC(), nil
 }

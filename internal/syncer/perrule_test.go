@@ -12,6 +12,7 @@ import (
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/bind/bindsim"
 	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
@@ -349,5 +350,64 @@ func TestHeldSalesSayPreciselyWhy(t *testing.T) {
 			}
 		}
 		t.Fatal("the held sale has no item")
+	})
+}
+
+// TestBackfillSendsExactlyTheChosenSales: activation with sales_since three days back sends the
+// sales that reached Handy since then, once; older ones only when a paused connection is moved
+// further back; a start in the future or beyond the limit is refused; and where the next run reads
+// from is visible.
+// Mutations that make it fail (checked): ignoring sales_since; storing it as the cursor without
+// the window's overlap.
+func TestBackfillSendsExactlyTheChosenSales(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		ctx := context.Background()
+		now := time.Now().UTC()
+		w.activate()
+		w.run(store.SyncProducts)
+		_, err := w.conns.Pause(ctx, w.conn.ID)
+		require.NoError(t, err)
+		sale := func(at time.Time) handy.SalesOrder {
+			o, err := w.handy.CreateSale(handysim.Sale{Customer: "C-1", Seller: w.ana.ID, At: at, Lines: []handysim.Line{line("E-001", 1)}})
+			require.NoError(t, err)
+			return o
+		}
+		old := []handy.SalesOrder{sale(now.Add(-100 * time.Hour)), sale(now.Add(-90 * time.Hour)), sale(now.Add(-72*time.Hour - 10*time.Minute))}
+		recent := []handy.SalesOrder{sale(now.Add(-71 * time.Hour)), sale(now.Add(-48 * time.Hour)), sale(now.Add(-time.Hour))}
+
+		_, err = w.engine.ActivateFrom(ctx, w.conn.ID, now.Add(time.Hour), nil)
+		require.True(t, errs.Is(err, errs.KindInvalid), "%v", err)
+		_, err = w.engine.ActivateFrom(ctx, w.conn.ID, now.Add(-32*24*time.Hour), nil)
+		require.ErrorContains(t, err, "more than 31 days back")
+
+		c, err := w.engine.ActivateFrom(ctx, w.conn.ID, now.Add(-72*time.Hour), nil)
+		require.NoError(t, err)
+		from, err := w.engine.SalesFrom(ctx, c)
+		require.NoError(t, err)
+		require.WithinDuration(t, now.Add(-72*time.Hour), from, time.Second, "the next run reads from the chosen time")
+		_, err = w.engine.ActivateFrom(ctx, w.conn.ID, now.Add(-96*time.Hour), nil)
+		require.ErrorContains(t, err, "pause it", "an active connection's start is not moved under it")
+
+		w.run(store.SyncSales)
+		w.run(store.SyncSales)
+		require.Len(t, w.bind.Orders(), len(recent))
+		for _, s := range recent {
+			w.orderOf(s)
+		}
+
+		_, err = w.conns.Pause(ctx, w.conn.ID)
+		require.NoError(t, err)
+		_, err = w.engine.ActivateFrom(ctx, w.conn.ID, now.Add(-96*time.Hour), nil)
+		require.NoError(t, err)
+		w.run(store.SyncSales)
+		require.Len(t, w.bind.Orders(), len(recent)+2, "the sales since 96 hours ago, and nothing twice")
+		w.orderOf(old[1])
+		w.orderOf(old[2])
+		for _, s := range recent {
+			w.orderOf(s)
+		}
+		w.requireTotalsMatch()
 	})
 }

@@ -116,7 +116,10 @@ type Connection struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// The tenant (Handy company) the connection belongs to, set at creation and never changed. A
 	// platform key names it when creating a connection; a partner key's own tenant is used otherwise.
-	Tenant        string `protobuf:"bytes,13,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,13,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Output only, on single reads: the next sales run reads the sales that reached Handy from this
+	// time on. Move it back with ActivateConnection's sales_since while the connection is paused.
+	SalesFrom     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=sales_from,json=salesFrom,proto3" json:"sales_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +243,13 @@ func (x *Connection) GetTenant() string {
 		return x.Tenant
 	}
 	return ""
+}
+
+func (x *Connection) GetSalesFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SalesFrom
+	}
+	return nil
 }
 
 // HandyCredentials say how to reach a Handy account.
@@ -929,8 +939,12 @@ func (x *DeleteConnectionRequest) GetId() string {
 }
 
 type ActivateConnectionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Optional: send the sales made since this time (at most 31 days back). Without it, the first
+	// sales run reads from 15 minutes before activation. On a paused connection it moves where the
+	// next sales run reads from; sales already in Bind are never sent again.
+	SalesSince    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sales_since,json=salesSince,proto3" json:"sales_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -970,6 +984,13 @@ func (x *ActivateConnectionRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *ActivateConnectionRequest) GetSalesSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SalesSince
+	}
+	return nil
 }
 
 type PauseConnectionRequest struct {
@@ -1020,7 +1041,7 @@ var File_handybind_v1_connection_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xee\x05\n" +
+	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb0\x06\n" +
 	"\n" +
 	"Connection\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x02id\x12+\n" +
@@ -1038,7 +1059,9 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12=\n" +
-	"\x06tenant\x18\r \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x06tenant\"\xa8\x02\n" +
+	"\x06tenant\x18\r \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x06tenant\x12@\n" +
+	"\n" +
+	"sales_from\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\tsalesFrom\"\xa8\x02\n" +
 	"\x10HandyCredentials\x12\xaf\x01\n" +
 	"\bbase_url\x18\x01 \x01(\tB\x93\x01\xbaH\x8f\x01\xba\x01\x83\x01\n" +
 	"\rbase_url.http\x12%must be an absolute http or https URL\x1aKthis.isUri() && (this.startsWith('https://') || this.startsWith('http://'))\xd8\x01\x01r\x03\x18\x80\x10R\abaseUrl\x12>\n" +
@@ -1097,9 +1120,11 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"updateMask:R\xbaHO\x1aM\n" +
 	"\x16connection.id.required\x12\x19connection.id is required\x1a\x18this.connection.id != ''\"3\n" +
 	"\x17DeleteConnectionRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"5\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"r\n" +
 	"\x19ActivateConnectionRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"2\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x12;\n" +
+	"\vsales_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"salesSince\"2\n" +
 	"\x16PauseConnectionRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id*\xa5\x01\n" +
 	"\x0fConnectionState\x12 \n" +
@@ -1168,31 +1193,33 @@ var file_handybind_v1_connection_proto_depIdxs = []int32{
 	6,  // 5: handybind.v1.Connection.schedule:type_name -> handybind.v1.Schedule
 	15, // 6: handybind.v1.Connection.create_time:type_name -> google.protobuf.Timestamp
 	15, // 7: handybind.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
-	15, // 8: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: handybind.v1.CreateConnectionRequest.connection:type_name -> handybind.v1.Connection
-	0,  // 10: handybind.v1.ListConnectionsRequest.state:type_name -> handybind.v1.ConnectionState
-	1,  // 11: handybind.v1.ListConnectionsResponse.connections:type_name -> handybind.v1.Connection
-	1,  // 12: handybind.v1.UpdateConnectionRequest.connection:type_name -> handybind.v1.Connection
-	16, // 13: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 14: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
-	8,  // 15: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
-	9,  // 16: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
-	11, // 17: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
-	12, // 18: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
-	13, // 19: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
-	14, // 20: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
-	1,  // 21: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
-	1,  // 22: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
-	10, // 23: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
-	1,  // 24: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
-	17, // 25: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
-	1,  // 26: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
-	1,  // 27: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 8: handybind.v1.Connection.sales_from:type_name -> google.protobuf.Timestamp
+	15, // 9: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
+	1,  // 10: handybind.v1.CreateConnectionRequest.connection:type_name -> handybind.v1.Connection
+	0,  // 11: handybind.v1.ListConnectionsRequest.state:type_name -> handybind.v1.ConnectionState
+	1,  // 12: handybind.v1.ListConnectionsResponse.connections:type_name -> handybind.v1.Connection
+	1,  // 13: handybind.v1.UpdateConnectionRequest.connection:type_name -> handybind.v1.Connection
+	16, // 14: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	15, // 15: handybind.v1.ActivateConnectionRequest.sales_since:type_name -> google.protobuf.Timestamp
+	7,  // 16: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
+	8,  // 17: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
+	9,  // 18: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
+	11, // 19: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
+	12, // 20: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
+	13, // 21: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
+	14, // 22: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
+	1,  // 23: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
+	1,  // 24: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
+	10, // 25: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
+	1,  // 26: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
+	17, // 27: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
+	1,  // 28: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
+	1,  // 29: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_handybind_v1_connection_proto_init() }
