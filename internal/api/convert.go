@@ -107,6 +107,7 @@ var (
 		store.OutcomeDeleted:   pb.RunItemOutcome_RUN_ITEM_OUTCOME_DELETED,
 		store.OutcomeSkipped:   pb.RunItemOutcome_RUN_ITEM_OUTCOME_SKIPPED,
 		store.OutcomeFailed:    pb.RunItemOutcome_RUN_ITEM_OUTCOME_FAILED,
+		store.OutcomeWaiting:   pb.RunItemOutcome_RUN_ITEM_OUTCOME_WAITING,
 	}
 )
 
@@ -139,6 +140,7 @@ func runToProto(r *store.Run) *pb.Run {
 			Deleted:   int32(r.Counts.Deleted),
 			Skipped:   int32(r.Counts.Skipped),
 			Failed:    int32(r.Counts.Failed),
+			Waiting:   int32(r.Counts.Waiting),
 		},
 		Error:      r.Error,
 		CreateTime: timestamp(r.CreatedAt),

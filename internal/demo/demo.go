@@ -278,7 +278,7 @@ func (d *driver) printRun(ctx context.Context, run *pb.Run) error {
 				counts[entity] = map[string]int{}
 			}
 			counts[entity][strings.ToLower(strings.TrimPrefix(o.String(), "RUN_ITEM_OUTCOME_"))]++
-			if o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_FAILED || o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_SKIPPED || o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_DELETED {
+			if o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_FAILED || o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_WAITING || o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_SKIPPED || o == pb.RunItemOutcome_RUN_ITEM_OUTCOME_DELETED {
 				label := strings.ToLower(strings.TrimPrefix(o.String(), "RUN_ITEM_OUTCOME_"))
 				reasons[fmt.Sprintf("%s %s %s: %s", label, entity, it.GetHandyId(), it.GetReason())]++
 			}
@@ -294,7 +294,7 @@ func (d *driver) printRun(ctx context.Context, run *pb.Run) error {
 	sort.Strings(entities)
 	for _, e := range entities {
 		var parts []string
-		for _, o := range []string{"created", "updated", "unchanged", "deleted", "skipped", "failed"} {
+		for _, o := range []string{"created", "updated", "unchanged", "deleted", "skipped", "waiting", "failed"} {
 			if n := counts[e][o]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, o))
 			}

@@ -64,8 +64,8 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 	for _, want := range []string{
 		"products: 50 created",
 		"customers: 20 created",
-		"sales: 199 created, 1 failed",
-		"failed sale 1334: product(s) not in Bind: P-999",
+		"sales: 199 created, 1 waiting",
+		"waiting sale 1334: product(s) not in Bind: P-999",
 		"replaced by sale",
 		"sales: 5 deleted",
 		"products: 1 created, 50 unchanged",

@@ -143,7 +143,7 @@ const (
 
 // Counts count a run's items by outcome.
 type Counts struct {
-	Created, Updated, Unchanged, Deleted, Skipped, Failed int
+	Created, Updated, Unchanged, Deleted, Skipped, Failed, Waiting int
 }
 
 // Run is one execution of one kind of sync for one connection.
@@ -185,6 +185,8 @@ const (
 	OutcomeDeleted   Outcome = "deleted"
 	OutcomeSkipped   Outcome = "skipped"
 	OutcomeFailed    Outcome = "failed"
+	// OutcomeWaiting: a sale that cannot be sent yet; later runs try it again.
+	OutcomeWaiting Outcome = "waiting"
 )
 
 // RunItem is one record a run touched.
@@ -291,8 +293,9 @@ type SyncStateStore interface {
 	GetCursor(ctx context.Context, connectionID string, kind SyncKind) (pos time.Time, ok bool, err error)
 	// PutCursor stores a sync's position.
 	PutCursor(ctx context.Context, connectionID string, kind SyncKind, pos time.Time) error
-	// PutPendingSale records a sale to try again, or updates its reason and counts one more attempt.
-	PutPendingSale(ctx context.Context, connectionID, handyID, reason string) error
+	// PutPendingSale records a sale to try again, or updates its reason and counts one more
+	// attempt; it returns the record as stored (since when it waits, how often it was tried).
+	PutPendingSale(ctx context.Context, connectionID, handyID, reason string) (*PendingSale, error)
 	// DeletePendingSale forgets a sale that went through (or was deleted); a miss is not an error.
 	DeletePendingSale(ctx context.Context, connectionID, handyID string) error
 	// ListPendingSales returns up to limit pending sales of a connection, oldest first.

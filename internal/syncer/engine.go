@@ -174,6 +174,8 @@ func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID
 		c.Skipped++
 	case store.OutcomeFailed:
 		c.Failed++
+	case store.OutcomeWaiting:
+		c.Waiting++
 	}
 	if len(r.items) >= 200 {
 		r.flush(ctx)

@@ -231,7 +231,8 @@ func TestS2OrderWithMissingProductWaitsAndIsRetried(t *testing.T) {
 		s := w.sale("C-1", w.ana, line("E-001", 1), line("N-001", 1))
 
 		r := w.run(store.SyncSales)
-		require.Equal(t, store.RunPartial, r.State)
+		require.Equal(t, store.RunSucceeded, r.State, "a waiting sale is not a failure")
+		require.Equal(t, 1, r.Counts.Waiting)
 		var reason string
 		for _, it := range w.items(r) {
 			if it.Entity == store.EntitySale {
@@ -242,8 +243,12 @@ func TestS2OrderWithMissingProductWaitsAndIsRetried(t *testing.T) {
 		require.Empty(t, w.bind.Orders(), "the sale is not sent")
 
 		// Later runs retry it; after the next product sync it goes through, once.
-		w.run(store.SyncSales)
+		second := w.run(store.SyncSales)
 		require.Empty(t, w.bind.Orders())
+		require.Equal(t, store.RunSucceeded, second.State)
+		require.Equal(t, "waiting", outcomes(w.items(second))["sale "+strconv.FormatInt(s.ID, 10)])
+		require.Contains(t, outcomesReasons(w.items(second)), "tried 2 time(s)", "each waiting sale says how often it was tried")
+		require.Contains(t, outcomesReasons(w.items(second)), "waiting since ")
 		w.run(store.SyncProducts)
 		r = w.run(store.SyncSales)
 		require.Equal(t, "created", outcomes(w.items(r))["sale "+strconv.FormatInt(s.ID, 10)])
@@ -470,7 +475,8 @@ func TestSaleWhoseTotalBindCannotMatchIsNotSent(t *testing.T) {
 		// M-001 carries 8% VAT; a Bind order has one VAT rate (16% in v1), so its total would differ.
 		s := w.sale("C-1", w.ana, line("M-001", 1), line("E-001", 1))
 		r := w.run(store.SyncSales)
-		require.Equal(t, store.RunPartial, r.State)
+		require.Equal(t, store.RunSucceeded, r.State)
+		require.Equal(t, 1, r.Counts.Waiting)
 		require.Contains(t, outcomesReasons(w.items(r)), "the Bind total would be")
 		for _, o := range w.bind.Orders() {
 			require.NotEqual(t, strconv.FormatInt(s.ID, 10), o.PurchaseOrder)

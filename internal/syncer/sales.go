@@ -222,10 +222,18 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 // postpone keeps a sale pending with its reason, so a later run tries it again; only an error
 // that stops the whole run (credentials, the context) is returned.
 func (s *session) postpone(ctx context.Context, saleID, sum, reason string, cause error) error {
-	if err := s.e.d.Store.PutPendingSale(ctx, s.c.ID, saleID, reason); err != nil {
+	p, err := s.e.d.Store.PutPendingSale(ctx, s.c.ID, saleID, reason)
+	if err != nil {
 		return err
 	}
-	s.rec.add(ctx, store.EntitySale, saleID, "", store.OutcomeFailed, reason+"; it will be tried again by the next runs", sum)
+	// A sale held by its data (a product missing in Bind, an unknown warehouse, totals) is
+	// waiting, not failing: the run succeeds if that is all. One held by an error is a failure.
+	outcome := store.OutcomeWaiting
+	if cause != nil {
+		outcome = store.OutcomeFailed
+	}
+	s.rec.add(ctx, store.EntitySale, saleID, "", outcome, fmt.Sprintf("%s; waiting since %s, tried %d time(s); the next runs try again",
+		reason, p.CreatedAt.Format(time.RFC3339), p.Attempts), sum)
 	// What Bind said stays in the server log: callers see only our own reason.
 	var be *bind.APIError
 	if errors.As(cause, &be) {

@@ -259,6 +259,9 @@ const (
 	RunItemOutcome_RUN_ITEM_OUTCOME_DELETED     RunItemOutcome = 4
 	RunItemOutcome_RUN_ITEM_OUTCOME_SKIPPED     RunItemOutcome = 5
 	RunItemOutcome_RUN_ITEM_OUTCOME_FAILED      RunItemOutcome = 6
+	// A sale that cannot be sent yet (a product missing in Bind, an unknown warehouse, totals that
+	// cannot match): every later run tries it again; the reason says since when and how often.
+	RunItemOutcome_RUN_ITEM_OUTCOME_WAITING RunItemOutcome = 7
 )
 
 // Enum value maps for RunItemOutcome.
@@ -271,6 +274,7 @@ var (
 		4: "RUN_ITEM_OUTCOME_DELETED",
 		5: "RUN_ITEM_OUTCOME_SKIPPED",
 		6: "RUN_ITEM_OUTCOME_FAILED",
+		7: "RUN_ITEM_OUTCOME_WAITING",
 	}
 	RunItemOutcome_value = map[string]int32{
 		"RUN_ITEM_OUTCOME_UNSPECIFIED": 0,
@@ -280,6 +284,7 @@ var (
 		"RUN_ITEM_OUTCOME_DELETED":     4,
 		"RUN_ITEM_OUTCOME_SKIPPED":     5,
 		"RUN_ITEM_OUTCOME_FAILED":      6,
+		"RUN_ITEM_OUTCOME_WAITING":     7,
 	}
 )
 
@@ -464,13 +469,15 @@ func (x *Run) GetFinishTime() *timestamppb.Timestamp {
 
 // RunCounts count a run's items by outcome.
 type RunCounts struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Created       int32                  `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
-	Updated       int32                  `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
-	Unchanged     int32                  `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
-	Deleted       int32                  `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	Skipped       int32                  `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
-	Failed        int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Created   int32                  `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	Updated   int32                  `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged int32                  `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Deleted   int32                  `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Skipped   int32                  `protobuf:"varint,5,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	Failed    int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Sales that wait to be sent; they do not make a run fail.
+	Waiting       int32 `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -543,6 +550,13 @@ func (x *RunCounts) GetSkipped() int32 {
 func (x *RunCounts) GetFailed() int32 {
 	if x != nil {
 		return x.Failed
+	}
+	return 0
+}
+
+func (x *RunCounts) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
 	}
 	return 0
 }
@@ -1048,14 +1062,15 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
 	"\vfinish_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xa9\x01\n" +
+	"finishTime\"\xc3\x01\n" +
 	"\tRunCounts\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x05R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x03 \x01(\x05R\tunchanged\x12\x18\n" +
 	"\adeleted\x18\x04 \x01(\x05R\adeleted\x12\x18\n" +
 	"\askipped\x18\x05 \x01(\x05R\askipped\x12\x16\n" +
-	"\x06failed\x18\x06 \x01(\x05R\x06failed\"\xf6\x02\n" +
+	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12\x18\n" +
+	"\awaiting\x18\a \x01(\x05R\awaiting\"\xf6\x02\n" +
 	"\aRunItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x123\n" +
@@ -1119,7 +1134,7 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"\x1bRUN_ITEM_ENTITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RUN_ITEM_ENTITY_PRODUCT\x10\x01\x12\x1c\n" +
 	"\x18RUN_ITEM_ENTITY_CUSTOMER\x10\x02\x12\x18\n" +
-	"\x14RUN_ITEM_ENTITY_SALE\x10\x03*\xe7\x01\n" +
+	"\x14RUN_ITEM_ENTITY_SALE\x10\x03*\x85\x02\n" +
 	"\x0eRunItemOutcome\x12 \n" +
 	"\x1cRUN_ITEM_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18RUN_ITEM_OUTCOME_CREATED\x10\x01\x12\x1c\n" +
@@ -1127,7 +1142,8 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"\x1aRUN_ITEM_OUTCOME_UNCHANGED\x10\x03\x12\x1c\n" +
 	"\x18RUN_ITEM_OUTCOME_DELETED\x10\x04\x12\x1c\n" +
 	"\x18RUN_ITEM_OUTCOME_SKIPPED\x10\x05\x12\x1b\n" +
-	"\x17RUN_ITEM_OUTCOME_FAILED\x10\x062\xc3\x03\n" +
+	"\x17RUN_ITEM_OUTCOME_FAILED\x10\x06\x12\x1c\n" +
+	"\x18RUN_ITEM_OUTCOME_WAITING\x10\a2\xc3\x03\n" +
 	"\n" +
 	"RunService\x12s\n" +
 	"\vTriggerSync\x12 .handybind.v1.TriggerSyncRequest\x1a\x11.handybind.v1.Run\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/connections/{connection_id}/runs\x12O\n" +

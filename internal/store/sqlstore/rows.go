@@ -125,6 +125,7 @@ type runRow struct {
 	DeletedCount    int
 	SkippedCount    int
 	FailedCount     int
+	WaitingCount    int
 	Error           string
 	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
 	StartedAt       sql.NullTime
@@ -150,6 +151,7 @@ func toRunRow(r *store.Run) *runRow {
 		DeletedCount:    r.Counts.Deleted,
 		SkippedCount:    r.Counts.Skipped,
 		FailedCount:     r.Counts.Failed,
+		WaitingCount:    r.Counts.Waiting,
 		Error:           r.Error,
 		CreatedAt:       r.CreatedAt,
 		StartedAt:       nullTime(r.StartedAt),
@@ -175,6 +177,7 @@ func (r *runRow) toStore() *store.Run {
 			Deleted:   r.DeletedCount,
 			Skipped:   r.SkippedCount,
 			Failed:    r.FailedCount,
+			Waiting:   r.WaitingCount,
 		},
 		Error:      r.Error,
 		CreatedAt:  r.CreatedAt.UTC(),

@@ -359,7 +359,7 @@ func (s *Store) PutCursor(ctx context.Context, connectionID string, kind store.S
 }
 
 // PutPendingSale implements store.SyncStateStore.
-func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reason string) error {
+func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reason string) (*store.PendingSale, error) {
 	now := s.timestamp()
 	row := &pendingSaleRow{ConnectionID: connectionID, HandyID: handyID, Reason: reason, Attempts: 1, CreatedAt: now, UpdatedAt: now}
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
@@ -370,7 +370,15 @@ func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reaso
 			{Column: clause.Column{Name: "updated_at"}, Value: now},
 		},
 	}).Create(row).Error
-	return adapt(err, "pending sale "+handyID)
+	if err != nil {
+		return nil, adapt(err, "pending sale "+handyID)
+	}
+	var got pendingSaleRow
+	if err := s.db.WithContext(ctx).Where("connection_id = ? AND handy_id = ?", connectionID, handyID).Take(&got).Error; err != nil {
+		return nil, adapt(err, "pending sale "+handyID)
+	}
+	return &store.PendingSale{ConnectionID: got.ConnectionID, HandyID: got.HandyID, Reason: got.Reason, Attempts: got.Attempts,
+		CreatedAt: got.CreatedAt.UTC(), UpdatedAt: got.UpdatedAt.UTC()}, nil
 }
 
 // DeletePendingSale implements store.SyncStateStore.
