@@ -29,13 +29,29 @@ func (s *session) deletedSales(ctx context.Context) error {
 		if pendingErr != nil {
 			return pendingErr
 		}
-		reason := fmt.Sprintf("deleted in Handy at %s", sale.DateDeleted.UTC().Format("2006-01-02 15:04:05Z"))
 		if sale.IsEdited {
-			reason = "replaced by an edit in Handy"
+			// The version an edit replaced: its order goes when the edit's order goes (see
+			// replacePredecessor), never before, so a held edit does not leave the company with no
+			// order at all.
+			if err := s.leaveToEdit(ctx, id); err != nil {
+				return err
+			}
+			continue
 		}
+		reason := fmt.Sprintf("deleted in Handy at %s", sale.DateDeleted.UTC().Format("2006-01-02 15:04:05Z"))
 		failedBefore := s.rec.run.Counts.Failed
 		if err := s.deleteSaleOrder(ctx, id, reason); err != nil {
 			return err
+		}
+		// A deleted edit takes the versions it replaced with it: their orders were waiting for it.
+		for p := sale.EditedFrom; p != nil; p = p.EditedFrom {
+			pid := strconv.FormatInt(p.ID, 10)
+			if err := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, pid); err != nil {
+				return err
+			}
+			if err := s.deleteSaleOrder(ctx, pid, fmt.Sprintf("its edit, sale %d, was deleted in Handy", sale.ID)); err != nil {
+				return err
+			}
 		}
 		if s.rec.run.Counts.Failed > failedBefore {
 			retry = true
@@ -109,5 +125,22 @@ func (s *session) deleteSaleOrder(ctx context.Context, saleID, reason string) er
 		return err
 	}
 	s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeDeleted, reason, "")
+	return nil
+}
+
+// leaveToEdit records that the order of a version an edit replaced is left for the edit's sync to
+// replace; a version whose order is already gone (or that was never sent) needs nothing.
+func (s *session) leaveToEdit(ctx context.Context, saleID string) error {
+	link, err := s.e.d.Store.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if link.State == store.LinkDeleted {
+		return nil
+	}
+	s.rec.add(ctx, store.EntitySale, saleID, link.BindID, store.OutcomeSkipped, "replaced by an edit in Handy; its Bind order is replaced when the edit's order is sent", "")
 	return nil
 }

@@ -411,3 +411,57 @@ func TestBackfillSendsExactlyTheChosenSales(t *testing.T) {
 		w.requireTotalsMatch()
 	})
 }
+
+// TestHeldEditKeepsTheEarlierOrder: an edit that has to wait (its new product is not in Bind yet)
+// must not leave the company without the order: the earlier version's order stays until the edit's
+// order goes, then is replaced; an edit deleted while waiting takes the earlier order with it.
+// Mutations that make it fail (checked): deleting an edited version's order from the deleted-sales
+// stream; replacing only the immediate predecessor.
+func TestHeldEditKeepsTheEarlierOrder(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		w := newWorld(t, dbURL)
+		w.activate()
+		w.run(store.SyncProducts)
+		active := func(sale handy.SalesOrder) bool {
+			for _, o := range w.bind.Orders() {
+				if o.PurchaseOrder == strconv.FormatInt(sale.ID, 10) {
+					return o.StatusCode == bind.OrderActive
+				}
+			}
+			return false
+		}
+
+		v1 := w.sale("C-1", w.ana, line("E-001", 1))
+		w.run(store.SyncSales)
+		w.handy.AddProduct("N-002", "Nuevo", money.MustParse("20"), handysim.IVA(16), time.Now().UTC().Add(-time.Minute))
+		v2, err := w.handy.EditSale(v1.ID, handysimSale("C-1", w.ana, line("E-001", 1), line("N-002", 1)))
+		require.NoError(t, err)
+		w.run(store.SyncSales) // v2 waits for N-002
+		w.run(store.SyncDeletedSales)
+		require.True(t, active(v1), "the earlier order stays while the edit waits")
+		// An edit of the waiting edit: the order of v1 is still the one to replace.
+		v3, err := w.handy.EditSale(v2.ID, handysimSale("C-1", w.ana, line("E-001", 2), line("N-002", 1)))
+		require.NoError(t, err)
+		w.run(store.SyncSales)
+		w.run(store.SyncDeletedSales)
+		require.True(t, active(v1))
+		w.run(store.SyncProducts)
+		w.run(store.SyncSales)
+		require.False(t, active(v1), "replaced once the edit went")
+		require.True(t, active(v3))
+		w.requireTotalsMatch()
+
+		// A waiting edit that is deleted takes the earlier order with it.
+		u1 := w.sale("C-2", w.beto, line("E-001", 1))
+		w.run(store.SyncSales)
+		w.handy.AddProduct("N-003", "Otro nuevo", money.MustParse("30"), handysim.IVA(16), time.Now().UTC().Add(-time.Minute))
+		u2, err := w.handy.EditSale(u1.ID, handysimSale("C-2", w.beto, line("N-003", 1)))
+		require.NoError(t, err)
+		w.run(store.SyncSales)
+		require.True(t, active(u1))
+		require.NoError(t, w.handy.DeleteSale(u2.ID, time.Now().UTC(), w.beto.ID))
+		w.run(store.SyncDeletedSales)
+		require.False(t, active(u1), "the sale is gone from Handy, so its order goes from Bind")
+	})
+}

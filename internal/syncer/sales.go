@@ -265,12 +265,19 @@ func (s *session) findOrder(ctx context.Context, purchaseOrder string) (string, 
 // replacePredecessor handles an edit in Handy: the order of the previous version is deleted in
 // Bind before the new version is sent.
 func (s *session) replacePredecessor(ctx context.Context, sale handy.SalesOrder) error {
-	prevID := strconv.FormatInt(sale.EditedFrom.ID, 10)
-	reason := fmt.Sprintf("replaced by sale %d, its edit in Handy", sale.ID)
-	if err := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, prevID); err != nil {
-		return err
+	// Every earlier version: an edit of an edit that never went still replaces the order of the
+	// version that did.
+	for p := sale.EditedFrom; p != nil; p = p.EditedFrom {
+		prevID := strconv.FormatInt(p.ID, 10)
+		reason := fmt.Sprintf("replaced by sale %d, its edit in Handy", sale.ID)
+		if err := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, prevID); err != nil {
+			return err
+		}
+		if err := s.deleteSaleOrder(ctx, prevID, reason); err != nil {
+			return err
+		}
 	}
-	return s.deleteSaleOrder(ctx, prevID, reason)
+	return nil
 }
 
 // buildOrder maps a sale to a Bind order with every id resolved. A reason is returned, and no
