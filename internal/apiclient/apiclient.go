@@ -3,6 +3,7 @@
 package apiclient
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"math/rand/v2"
@@ -24,14 +25,26 @@ func ParseBase(api, raw string) (*url.URL, error) {
 
 // NewHTTPClient returns a client whose every phase is bounded, so a silent peer cannot hold a sync.
 func NewHTTPClient(maxIdlePerHost int) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	t := NewTransport(maxIdlePerHost, (&net.Dialer{Timeout: DialTimeout, KeepAlive: KeepAlive}).DialContext)
+	t.Proxy = http.ProxyFromEnvironment
+	return &http.Client{Transport: t}
+}
+
+// Dialer bounds shared by every outbound client.
+const (
+	DialTimeout = 10 * time.Second
+	KeepAlive   = 30 * time.Second
+)
+
+// NewTransport is the bounded transport of the API clients, dialling with dial and using no proxy.
+func NewTransport(maxIdlePerHost int, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
+	return &http.Transport{
+		DialContext:           dial,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		MaxIdleConnsPerHost:   maxIdlePerHost,
 		IdleConnTimeout:       90 * time.Second,
-	}}
+	}
 }
 
 // Backoff is exponential with full jitter: clients that failed together do not retry together.

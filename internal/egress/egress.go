@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/handybind/handybind/internal/apiclient"
 )
 
 // Flag and EnvVar name the operator setting that lists extra allowed hosts. They are exported so the
@@ -34,10 +36,10 @@ const (
 // because a token must never travel to them in clear text.
 var defaultHosts = []string{"hub.handy.la", "api.bind.com.mx"}
 
-// Timeouts of the dialer, the same as internal/apiclient.NewHTTPClient uses.
+// The dialer's bounds are the API clients' own (apiclient.DialTimeout, KeepAlive).
 const (
-	dialTimeout   = 10 * time.Second
-	keepAlive     = 30 * time.Second
+	dialTimeout   = apiclient.DialTimeout
+	keepAlive     = apiclient.KeepAlive
 	minDialShare  = 2 * time.Second // the least time one of several addresses gets, as in package net
 	maxRedirects  = 5
 	allowHostHint = "the operator can allow it with --" + Flag + " (" + EnvVar + ")"
@@ -336,14 +338,8 @@ func (p *Policy) checkAddr(t target, ip netip.Addr) error {
 // would reach the proxy's address, and the proxy would connect to the real target unchecked.
 func (p *Policy) HTTPClient(maxIdlePerHost int) *http.Client {
 	return &http.Client{
-		Transport: &checkedTransport{policy: p, next: &http.Transport{
-			Proxy:                 nil, // see above: a proxy would bypass the address checks
-			DialContext:           p.DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			MaxIdleConnsPerHost:   maxIdlePerHost,
-			IdleConnTimeout:       90 * time.Second,
-		}},
+		// No proxy (see above): a proxy would bypass the address checks.
+		Transport:     &checkedTransport{policy: p, next: apiclient.NewTransport(maxIdlePerHost, p.DialContext)},
 		CheckRedirect: p.checkRedirect,
 	}
 }
