@@ -90,7 +90,7 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 }
 
 func (s *Server) build(ctx context.Context) error {
-	if err := s.checkSchema(ctx); err != nil {
+	if err := checkSchema(ctx, s.db, s.cfg.Migrate, s.log); err != nil {
 		return err
 	}
 	st := sqlstore.New(s.db)
@@ -168,16 +168,16 @@ func (s *Server) build(ctx context.Context) error {
 }
 
 // checkSchema applies migrations when asked, and otherwise refuses a schema that is behind.
-func (s *Server) checkSchema(ctx context.Context) error {
-	if s.cfg.Migrate {
-		st, err := s.db.Migrate(ctx, s.log)
+func checkSchema(ctx context.Context, db *sqlstore.DB, migrate bool, log *slog.Logger) error {
+	if migrate {
+		st, err := db.Migrate(ctx, log)
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(ctx, "schema migrated", "status", st.String())
+		log.InfoContext(ctx, "schema migrated", "status", st.String())
 		return nil
 	}
-	st, err := s.db.Status(ctx)
+	st, err := db.Status(ctx)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func TestKeysCreateListRevoke(t *testing.T) {
 		{"--role", "admin"},                                              // no such role
 		{"--role", "partner", "--tenant", "Acme Corp"},                   // not a tenant name
 		{"--role", "partner", "--tenant", "acme", "--expires-in", "-5h"}, // already expired
+		{"--role", "partner", "--tenant", "acme", "--name", "a\x00b"},    // a NUL PostgreSQL cannot store
 	} {
 		_, errOut, code := run(t, append(append([]string{"keys", "create"}, bad...), common...)...)
 		require.Equal(t, 1, code, "%v should be refused", bad)
