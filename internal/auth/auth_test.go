@@ -143,7 +143,7 @@ func TestScopeFailsClosed(t *testing.T) {
 	require.Equal(t, noTenant, (&Caller{Role: store.RolePartner}).Scope())
 	require.Equal(t, "", (&Caller{Role: store.RolePlatform, Tenant: "acme"}).Scope())
 	require.Equal(t, "acme", (&Caller{Role: store.RoleIntegrator, Tenant: "acme"}).Scope())
-	require.False(t, TenantPattern.MatchString(noTenant), "no tenant can be named like the closed scope")
+	require.False(t, store.TenantPattern.MatchString(noTenant), "no tenant can be named like the closed scope")
 }
 
 func TestKeyID(t *testing.T) {

@@ -100,7 +100,11 @@ func (g *Guard) Unary() grpc.UnaryServerInterceptor {
 			if c, ok := resp.(interface{ GetTenant() string }); ok && c.GetTenant() != "" {
 				target.tenant = c.GetTenant() // a created connection's tenant, for platform keys too
 			}
-			g.record(ctx, caller, target.tenant, info.FullMethod, rule.Resource(req, resp), err)
+			resource := ""
+			if rule.Resource != nil {
+				resource = rule.Resource(req, resp)
+			}
+			g.record(ctx, caller, target.tenant, info.FullMethod, resource, err)
 		}
 		return resp, err
 	}

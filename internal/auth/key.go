@@ -22,8 +22,6 @@ const KeyPrefix = "hbk_"
 var (
 	b32        = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 	keyPattern = regexp.MustCompile(`^hbk_([a-z2-7]{12})_([a-z2-7]{52})$`)
-	// TenantPattern is what a tenant name looks like: a Handy company's short name.
-	TenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
 
 // NewKey makes a random key and returns the plaintext (shown once) and the record to store, whose
@@ -51,7 +49,7 @@ func CheckRole(role store.Role, tenant string) error {
 			return fmt.Errorf("a platform key reaches every tenant; do not name one (got %q)", tenant)
 		}
 	case store.RolePartner, store.RoleIntegrator:
-		if !TenantPattern.MatchString(tenant) {
+		if !store.TenantPattern.MatchString(tenant) {
 			return fmt.Errorf("a %s key needs a tenant such as acme (lower-case letters, digits, '.', '_' or '-', at most 63), got %q", role, tenant)
 		}
 	default:

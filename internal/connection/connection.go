@@ -85,7 +85,7 @@ func TokenAAD(connectionID, field string) string { return "connection/" + connec
 
 // Create stores a new connection of tenant in the draft state.
 func (s *Service) Create(ctx context.Context, tenant string, in Input) (*store.Connection, error) {
-	if !tenantPattern.MatchString(tenant) {
+	if !store.TenantPattern.MatchString(tenant) {
 		return nil, errs.InvalidField("tenant", "is required: the Handy company the connection belongs to, such as acme (lower-case letters, digits, '.', '_' or '-')")
 	}
 	id, err := uuid.NewV7()
@@ -205,7 +205,6 @@ func (s *Service) Pause(ctx context.Context, id string) (*store.Connection, erro
 
 var (
 	mappingVersionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
-	tenantPattern         = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
 
 // apply validates and copies the given fields from in to c, sealing tokens. Every problem is

@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/handybind/handybind/internal/secret"
@@ -301,6 +302,10 @@ type SyncStateStore interface {
 	// ListPendingSales returns up to limit pending sales of a connection, oldest first.
 	ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*PendingSale, error)
 }
+
+// TenantPattern is what a tenant name looks like: a Handy company's short name (the API's
+// protovalidate rules say the same).
+var TenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // Role is what an API key may do.
 type Role string
