@@ -334,7 +334,7 @@ func TestOrdersClientsProductsAndQuirks(t *testing.T) {
 	// NewProduct says CurrencyId, EditProduct says CurrencyID: check what went over the wire.
 	reqs := co.sim.Requests()
 	require.Contains(t, string(reqs[len(reqs)-1].Body), `"CurrencyId":"`+co.mxn+`"`)
-	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", Cost: money.MustParse("9"), CurrencyID: co.mxn}))
+	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", Cost: money.MustParse("9"), CurrencyID: co.mxn, ChargeVAT: true, Unit: "Pieza"}))
 	reqs = co.sim.Requests()
 	last := reqs[len(reqs)-1]
 	require.Contains(t, string(last.Body), `"CurrencyID":"`+co.mxn+`"`)
@@ -357,9 +357,9 @@ func TestOrdersClientsProductsAndQuirks(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, none[0].Price.IsZero(), "a product missing from a list has price 0")
 
-	// A VAT-exempt product shows the rate it is charged, 0, not the company's rate.
-	exempt := false
-	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", CurrencyID: co.mxn, ChargeVAT: &exempt}))
+	// A VAT-exempt product shows the rate it is charged, 0, not the company's rate. A PUT replaces
+	// the whole product: this one leaves ChargeVAT out, which makes the product exempt.
+	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", CurrencyID: co.mxn}))
 	catalogue, err = co.c.ProductsPriceAndInventory(ctx, co.almacen, co.general)
 	require.NoError(t, err)
 	require.True(t, catalogue[0].VAT.IsZero(), "VAT %s", catalogue[0].VAT)
@@ -390,7 +390,19 @@ func TestOrdersClientsProductsAndQuirks(t *testing.T) {
 	require.Equal(t, co.user.UserID, od.EmployeeID, "orders are captured by the key's user")
 	require.Equal(t, "2026-11-02T10:30:00", od.OrderDate.Format("2006-01-02T15:04:05"))
 
-	list, err := bind.All(co.c.Orders(ctx, bind.Query{}))
+	// Per-line taxes: an exempt line bears no VAT; IEPS (a rate) is inside the VAT base.
+	// 100 exempt + 100 × 1.08 × 1.16 = 100 + 125.28.
+	taxed, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-9003",
+		bind.NewOrderProduct{ID: pid, Price: money.MustParse("100"), Qty: money.NewFromInt(1), VATExempt: true},
+		bind.NewOrderProduct{ID: pid, Price: money.MustParse("100"), Qty: money.NewFromInt(1), IEPS: money.MustParse("0.08")}))
+	require.NoError(t, err)
+	require.Contains(t, string(co.sim.Requests()[len(co.sim.Requests())-1].Body), `"IEPS":0.08`)
+	td, err := co.c.Order(ctx, taxed)
+	require.NoError(t, err)
+	require.Equal(t, []string{"200", "8", "0.08", "17.28", "225.28"},
+		[]string{td.ProductSubtotal.String(), td.IEPS.String(), td.IEPSRATE.String(), td.VAT.String(), td.Total.String()})
+
+	list, err := bind.All(co.c.Orders(ctx, bind.Query{OrderBy: "Number"}))
 	require.NoError(t, err)
 	require.Equal(t, int32(bind.OrderActive), list[0].Status)
 
@@ -400,7 +412,7 @@ func TestOrdersClientsProductsAndQuirks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(bind.OrderCancelled), od.StatusCode)
 	require.Equal(t, "Cancelado", od.Status)
-	list, err = bind.All(co.c.Orders(ctx, bind.Query{}))
+	list, err = bind.All(co.c.Orders(ctx, bind.Query{OrderBy: "Number"}))
 	require.NoError(t, err)
 	require.Equal(t, int32(bind.OrderCancelled), list[0].Status)
 

@@ -177,7 +177,7 @@ func contractScenario(t *testing.T, sim *bindsim.Sim) {
 		pid = id
 	}
 	chargeVAT := true
-	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "C-104", Title: "Otro", Cost: money.MustParse("2"), CurrencyID: co.mxn, Unit: "Pieza", ChargeVAT: &chargeVAT}))
+	require.NoError(t, co.c.EditProduct(ctx, bind.EditProduct{ID: pid, Code: "C-104", Title: "Otro", Cost: money.MustParse("2"), CurrencyID: co.mxn, Unit: "Pieza", ChargeVAT: chargeVAT}))
 	_, err = bind.All(co.c.Products(ctx, bind.Query{OrderBy: "Code desc"}))
 	require.NoError(t, err)
 	_, err = co.c.Product(ctx, pid)

@@ -264,12 +264,12 @@ type EditProduct struct {
 	Category1ID    string        `json:"Category1ID,omitempty"`
 	Category2ID    string        `json:"Category2ID,omitempty"`
 	Category3ID    string        `json:"Category3ID,omitempty"`
-	ChargeVAT      *bool         `json:"ChargeVAT,omitempty"`
+	ChargeVAT      bool          `json:"ChargeVAT"`
 	Number         *int32        `json:"Number,omitempty"`
 	PricingType    *int32        `json:"PricingType,omitempty"`
 	Unit           string        `json:"Unit,omitempty"`
 	PurchaseType   *int32        `json:"PurchaseType,omitempty"`
-	IEPSRate       money.Decimal `json:"IEPSRate,omitzero"`
+	IEPSRate       money.Decimal `json:"IEPSRate"`
 	Type           *int32        `json:"Type,omitempty"`
 	ProductionAuto *bool         `json:"ProductionAuto,omitempty"`
 }
@@ -483,13 +483,16 @@ type NewOrder struct {
 	Products       []NewOrderProduct `json:"Products,omitempty"`
 }
 
-// NewOrderProduct is a product line of a new order.
+// NewOrderProduct is a product line of a new order. Price is net of every tax. A line with IEPS
+// bears it on its net amount (IEPS is a rate, 0.08 for 8%), and VAT at the order's rate on the net
+// amount plus the IEPS, unless it is VATExempt.
 type NewOrderProduct struct {
 	ID          string        `json:"ID"`
 	Price       money.Decimal `json:"Price"`
 	Qty         money.Decimal `json:"Qty"`
 	VAT         money.Decimal `json:"VAT,omitzero"`
 	IndexNumber *int32        `json:"IndexNumber,omitempty"`
+	IEPS        money.Decimal `json:"IEPS,omitzero"`
 	Comments    string        `json:"Comments,omitempty"`
 	VATExempt   bool          `json:"VATExempt,omitempty"`
 	Unit        string        `json:"Unit,omitempty"`

@@ -90,12 +90,8 @@ func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode ma
 
 	outcome, reason := store.OutcomeUnchanged, ""
 	if existing.Title != payload.Title {
-		currency := existing.CurrencyID
-		if currency == "" {
-			currency = payload.CurrencyID
-		}
-		edit := bind.EditProduct{ID: existing.ID, Code: existing.Code, Title: payload.Title, Cost: existing.Cost, CurrencyID: currency,
-			Description: payload.Description, SKU: existing.SKU}
+		edit := editOf(existing, payload.CurrencyID)
+		edit.Title, edit.Description = payload.Title, payload.Description
 		if err := s.bind.EditProduct(ctx, edit); err != nil {
 			s.rec.add(ctx, store.EntityProduct, hp.Code, existing.ID, store.OutcomeFailed, "updating the title in Bind: "+err.Error(), sum)
 			return fatal(err)
@@ -115,6 +111,22 @@ func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode ma
 	}
 	s.rec.add(ctx, store.EntityProduct, hp.Code, existing.ID, outcome, reason, sum)
 	return nil
+}
+
+// editOf is an edit of a product that changes nothing yet. Bind's PUT replaces the whole product,
+// so every field the list shows is carried over: one left out would be cleared (ChargeVAT false
+// makes a product VAT-exempt).
+func editOf(p bind.Product, currency string) bind.EditProduct {
+	if p.CurrencyID != "" {
+		currency = p.CurrencyID
+	}
+	return bind.EditProduct{
+		ID: p.ID, Code: p.Code, Title: p.Title, Cost: p.Cost, CurrencyID: currency, SKU: p.SKU,
+		Description: p.Description, CostType: &p.CostType, Category1ID: p.Category1ID,
+		Category2ID: p.Category2ID, Category3ID: p.Category3ID, ChargeVAT: p.ChargeVAT,
+		Number: &p.Number, PricingType: &p.PricingType, Unit: p.Unit, PurchaseType: &p.PurchaseType,
+		IEPSRate: p.IEPSRate, Type: &p.Type, ProductionAuto: &p.ProductionAuto,
+	}
 }
 
 func (s *session) findProduct(ctx context.Context, code string) (bind.Product, bool, error) {

@@ -107,7 +107,8 @@ func TestP1ActivationCopiesEveryProduct(t *testing.T) {
 	})
 }
 
-// Mutation that makes it fail (checked): the P2 rule Title: product.code in mappings/handy-bind/v1.yaml.
+// Mutations that make it fail (checked): the P2 rule Title: product.code in the mapping; an edit
+// that sends only the changed title (Bind's PUT replaces the whole product).
 func TestP2ProductTitleAndCode(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -127,6 +128,9 @@ func TestP2ProductTitleAndCode(t *testing.T) {
 		for _, p := range w.bind.Products() {
 			if p.Code == "E-001" {
 				require.Equal(t, "Escoba de mijo", p.Title)
+				// A PUT replaces the whole product: the title's edit keeps what it does not change.
+				require.True(t, p.ChargeVAT, "the title's edit must not make the product VAT-exempt")
+				require.Equal(t, "Pieza", p.Unit)
 			}
 		}
 	})

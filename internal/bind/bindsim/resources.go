@@ -128,7 +128,7 @@ func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusOK, p.ID)
 }
 
-// editProduct changes a product's editable fields; EditProduct has no price, and stock is not
+// editProduct replaces a product's editable fields; EditProduct has no price, and stock is not
 // touched either.
 func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
 	var in editProduct
@@ -150,12 +150,11 @@ func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
 	p.Code, p.Title, p.Cost, p.CurrencyID, p.CurrencyCode = in.Code, in.Title, in.Cost.money(), cur.ID, cur.Code
 	p.SKU, p.Description = in.SKU, in.Description
 	p.Category1ID, p.Category2ID, p.Category3ID = in.Category1ID, in.Category2ID, in.Category3ID
-	if in.Unit != "" {
-		p.Unit = in.Unit
-	}
-	if in.ChargeVAT != nil {
-		p.ChargeVAT = *in.ChargeVAT
-	}
+	// A PUT is a whole EditProduct (the reference's word): what is left out takes its zero value,
+	// as a replace does, so a client that sends only what changed clears the unit and the taxes.
+	p.Unit = in.Unit
+	p.ChargeVAT = in.ChargeVAT != nil && *in.ChargeVAT
+	p.IEPSRate = money.Zero
 	if in.IEPSRate != nil {
 		p.IEPSRate = in.IEPSRate.money()
 	}
@@ -189,6 +188,7 @@ func (s *Sim) priceAndInventory(w http.ResponseWriter, r *http.Request) {
 			ID: p.ID, Code: p.Code, Title: p.Title, Number: numberOf(money.NewFromInt(int64(p.Number))),
 			Price: numberOf(p.prices[list.ID]), VAT: numberOf(vat), PricingTypeText: "Listas", SKU: p.SKU,
 			Descripcion: p.Description, Inventory: numberOf(p.CurrentInventory),
+			IEPS: numberOf(p.IEPSRate), VATExempt: !p.ChargeVAT,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -321,20 +321,42 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 	}
 	o := &bind.OrderDetails{StatusCode: bind.OrderActive, Status: statusText[bind.OrderActive]}
 	lines := make([]amountLine, 0, len(in.Products))
+	iepsRates := map[string]money.Decimal{}
 	for i, line := range in.Products {
 		p := s.findProduct(line.ID)
 		if p == nil {
 			writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"]: the product '"+line.ID+"' does not exist.")
 			return
 		}
-		price, qty := line.Price.money(), line.Qty.money()
-		lines = append(lines, amountLine{price: price, qty: qty})
+		if line.IEPSType != nil && *line.IEPSType != 0 {
+			// What the other IEPS types mean (a fixed amount per unit, per litre…) is not published;
+			// the simulator knows only a rate, and refuses to guess.
+			writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"].IEPSType: only 0 (a rate) is simulated.")
+			return
+		}
+		price, qty, ieps := line.Price.money(), line.Qty.money(), line.IEPS.money()
+		if ieps.IsNegative() {
+			writeError(w, http.StatusBadRequest, "The request is invalid. Products["+strconv.Itoa(i)+"].IEPS must not be negative.")
+			return
+		}
+		lines = append(lines, amountLine{price: price, qty: qty, ieps: ieps, exempt: line.VATExempt})
+		if !ieps.IsZero() {
+			iepsRates[ieps.String()] = ieps
+		}
 		o.Products = append(o.Products, bind.OrderDetailsProduct{
 			ProductID: p.ID, Name: p.Title, Code: p.Code, Unit: p.Unit, IndexNumber: int32(i + 1),
-			UnitMultiplier: money.NewFromInt(1), Qty: qty, Price: price, Comments: line.Comments,
+			UnitMultiplier: money.NewFromInt(1), Qty: qty, Price: price, Comments: line.Comments, IEPSRate: ieps,
 		})
 	}
 	amounts := orderAmountsOf(lines, nil, in.DiscountAmount.money(), vatRate, s.rounding)
+	// The header shows one IEPS rate; with several, which one Bind shows is not published, and
+	// the simulator shows none.
+	if len(iepsRates) == 1 {
+		for _, r := range iepsRates {
+			o.IEPSRATE = r
+		}
+	}
+	o.IEPS = amounts.ieps
 
 	s.nextNumber++
 	o.ID = newID()
