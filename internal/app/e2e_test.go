@@ -59,7 +59,7 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		products := waitRun(pb.SyncKind_SYNC_KIND_PRODUCTS)
 		require.Equal(t, pb.RunState_RUN_STATE_SUCCEEDED, products.GetState(), products.GetError())
 		require.Equal(t, pb.RunTrigger_RUN_TRIGGER_ACTIVATION, products.GetTrigger())
-		require.Equal(t, "v1", products.GetMappingVersion())
+		require.Equal(t, "v2", products.GetMappingVersion())
 		require.Len(t, products.GetMappingChecksum(), 64)
 		require.Len(t, bs.Products(), 1)
 

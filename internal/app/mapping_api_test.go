@@ -114,7 +114,7 @@ rules:
 	}
 	require.Contains(t, strings.Join(msgs, "\n"), "did you mean product.description?")
 
-	tr, err := mappings.TestMapping(ctx, &pb.TestMappingRequest{Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v1"}}})
+	tr, err := mappings.TestMapping(ctx, &pb.TestMappingRequest{Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: "v2"}}})
 	require.NoError(t, err)
 	require.True(t, tr.GetPassed())
 	require.Empty(t, tr.GetUntestedRules())
@@ -122,7 +122,7 @@ rules:
 	// A connection is pinned to the newest mapping in use, and cannot name one that is not.
 	c, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x"}})
 	require.NoError(t, err)
-	require.Equal(t, "v1", c.GetMappingVersion())
+	require.Equal(t, "v2", c.GetMappingVersion())
 	_, err = h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x", MappingVersion: "v9"}})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 }

@@ -300,6 +300,8 @@ func describe(k Kind) string {
 		return "a time"
 	case KindInt:
 		return "a whole number"
+	case KindBool:
+		return "true or false (a comparison, such as line.vatRate == dec(0))"
 	}
 	return "text"
 }

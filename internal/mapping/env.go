@@ -34,6 +34,8 @@ type Product struct {
 	Price       money.Decimal `expr:"price" json:"price"`         // tax-inclusive
 	BasePrice   money.Decimal `expr:"basePrice" json:"basePrice"` // before tax
 	TaxRate     money.Decimal `expr:"taxRate" json:"taxRate"`     // percent: tax + optional tax
+	VATRate     money.Decimal `expr:"vatRate" json:"vatRate"`     // percent: the tax (IVA); 0 when exempt
+	IEPSRate    money.Decimal `expr:"iepsRate" json:"iepsRate"`   // percent: the optional tax (IEPS)
 	Unit        string        `expr:"unit" json:"unit"`
 	Barcode     string        `expr:"barcode" json:"barcode"`
 	Family      string        `expr:"family" json:"family"`
@@ -77,6 +79,10 @@ type Sale struct {
 	PriceList         string        `expr:"priceList" json:"priceList"`
 	SalesType         string        `expr:"salesType" json:"salesType"`
 	LineCount         int           `expr:"lineCount" json:"lineCount"`
+	// VATRate is the VAT rate (percent) of the lines that bear VAT, 0 when every line is exempt.
+	// Lines at different rates give the highest; the sync holds such a sale, since a Bind order
+	// has one VAT rate.
+	VATRate money.Decimal `expr:"vatRate" json:"vatRate"`
 }
 
 // Line is one line of a Handy sale.
@@ -89,7 +95,9 @@ type Line struct {
 	OriginalPrice      money.Decimal `expr:"originalPrice" json:"originalPrice"`
 	Total              money.Decimal `expr:"total" json:"total"`
 	DiscountPercent    money.Decimal `expr:"discountPercent" json:"discountPercent"`
-	TaxRate            money.Decimal `expr:"taxRate" json:"taxRate"` // percent: tax + optional tax of this line
+	TaxRate            money.Decimal `expr:"taxRate" json:"taxRate"`   // percent: tax + optional tax of this line
+	VATRate            money.Decimal `expr:"vatRate" json:"vatRate"`   // percent: the line's tax (IVA); 0 when exempt
+	IEPSRate           money.Decimal `expr:"iepsRate" json:"iepsRate"` // percent: the line's optional tax (IEPS), 0 when it carries none
 	Unit               string        `expr:"unit" json:"unit"`
 	Comments           string        `expr:"comments" json:"comments"`
 	IsReward           bool          `expr:"isReward" json:"isReward"`
@@ -142,7 +150,8 @@ func taxRate(taxes ...*handy.Tax) money.Decimal {
 func ProductOf(p handy.Product) Product {
 	v := Product{
 		Code: p.Code, Description: p.Description, Details: p.Details, Price: p.Price, BasePrice: p.BasePrice,
-		TaxRate: taxRate(p.Tax, p.TaxOptional), Barcode: p.Barcode,
+		TaxRate: taxRate(p.Tax, p.TaxOptional), VATRate: taxRate(p.Tax), IEPSRate: taxRate(p.TaxOptional),
+		Barcode: p.Barcode,
 	}
 	if p.Unit != nil {
 		v.Unit = p.Unit.Code
@@ -185,6 +194,11 @@ func SaleOf(o handy.SalesOrder) Sale {
 		TotalSales: o.TotalSales, TotalTax: o.TotalTax, TotalBeforeTax: o.TotalBeforeTax,
 		SalesType: o.SalesType, LineCount: len(o.Items),
 	}
+	for _, it := range o.Items {
+		if r := taxRate(it.Tax); r.GreaterThan(v.VATRate.Decimal) {
+			v.VATRate = r
+		}
+	}
 	if o.SellerComment != nil {
 		v.Comment = *o.SellerComment
 	}
@@ -201,6 +215,7 @@ func LineOf(i int, it handy.SalesOrderItem) Line {
 		Index: i, ProductCode: it.Product.Code, ProductDescription: it.Product.Description,
 		Quantity: it.Quantity, Price: it.Price, OriginalPrice: it.OriginalPrice, Total: it.Total,
 		DiscountPercent: it.DiscountPercentage, TaxRate: taxRate(it.Tax, it.TaxOptional),
+		VATRate: taxRate(it.Tax), IEPSRate: taxRate(it.TaxOptional),
 		IsReward: it.IsReward, IsReturn: it.IsReturn,
 	}
 	if it.Product.Unit != nil {

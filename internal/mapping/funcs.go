@@ -33,6 +33,7 @@ type Function struct {
 // Functions documents the functions a rule may call besides the allowed builtins.
 var Functions = []Function{
 	{"netOfTax", "netOfTax(price decimal, ratePercent decimal) decimal", "price ÷ (1 + rate/100), to 10 decimal places: a tax-inclusive price made net, precise enough that Bind's total (net × quantity × (1 + VAT), rounded once) gives the tax-inclusive total back"},
+	{"netOfTaxes", "netOfTaxes(price decimal, vatPercent decimal, iepsPercent decimal) decimal", "price ÷ ((1 + vat/100) × (1 + ieps/100)), to 10 decimal places: the net price of a line whose tax-inclusive price adds VAT and IEPS (as Handy's does), such that Bind, which charges IEPS on the net price and VAT on net + IEPS, gives the tax-inclusive total back"},
 	{"withTax", "withTax(price decimal, ratePercent decimal) decimal", "price × (1 + rate/100), to 10 decimal places"},
 	{"cents", "cents(x decimal) decimal", "x rounded half away from zero to 2 decimal places"},
 	{"roundTo", "roundTo(x decimal, places int) decimal", "x rounded half away from zero to places (0–6)"},
@@ -78,7 +79,18 @@ type fn struct {
 // functions are the documented functions and the decimal operators: rules call them by name.
 var functions = []fn{
 	{"netOfTax", []any{new(func(money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
-		return decimalResult(b, money.Of(p[0].(money.Decimal).Div(factor(p[1].(money.Decimal))).Round(10)))
+		f := factor(p[1].(money.Decimal))
+		if f.IsZero() {
+			return nil, fmt.Errorf("netOfTax: a rate of -100%% leaves nothing to divide by")
+		}
+		return decimalResult(b, money.Of(p[0].(money.Decimal).Div(f).Round(10)))
+	}},
+	{"netOfTaxes", []any{new(func(money.Decimal, money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
+		f := factor(p[1].(money.Decimal)).Mul(factor(p[2].(money.Decimal)))
+		if f.IsZero() {
+			return nil, fmt.Errorf("netOfTaxes: a rate of -100%% leaves nothing to divide by")
+		}
+		return decimalResult(b, money.Of(p[0].(money.Decimal).Div(f).Round(10)))
 	}},
 	{"withTax", []any{new(func(money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
 		return decimalResult(b, money.Of(p[0].(money.Decimal).Mul(factor(p[1].(money.Decimal))).Round(10)))

@@ -100,7 +100,8 @@ func JSONSchema() []byte {
 		fields := map[string]any{}
 		var required []string
 		for _, f := range t.Fields {
-			fields[f.Name] = map[string]any{"type": "string", "description": fmt.Sprintf("%s (%s): an expression", f.Doc, f.Kind)}
+			// YAML reads a bare 0 or true as a number or a boolean: an expression all the same.
+			fields[f.Name] = map[string]any{"type": []string{"string", "number", "boolean"}, "description": fmt.Sprintf("%s (%s): an expression", f.Doc, f.Kind)}
 			if f.Required {
 				required = append(required, f.Name)
 			}

@@ -67,8 +67,8 @@ func (m *Mapping) apply(budget *meter, target string, env any, out any, explain 
 }
 
 // Product maps a Handy product to a Bind product.
-func (m *Mapping) Product(env *ProductEnv) (bind.NewProduct, error) {
-	var out bind.NewProduct
+func (m *Mapping) Product(env *ProductEnv) (ProductOut, error) {
+	var out ProductOut
 	return out, m.apply(nil, "product", env, &out, nil)
 }
 

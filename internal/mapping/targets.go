@@ -17,6 +17,7 @@ const (
 	KindDecimal Kind = "decimal"
 	KindInt     Kind = "int"
 	KindTime    Kind = "time"
+	KindBool    Kind = "bool"
 )
 
 var kindTypes = map[Kind]reflect.Type{
@@ -24,6 +25,7 @@ var kindTypes = map[Kind]reflect.Type{
 	KindDecimal: reflect.TypeFor[money.Decimal](),
 	KindInt:     reflect.TypeFor[int](),
 	KindTime:    reflect.TypeFor[time.Time](),
+	KindBool:    reflect.TypeFor[bool](),
 }
 
 // Field is one output field of a target.
@@ -73,15 +75,17 @@ var Targets = []*Target{
 	{
 		Name: "product", Doc: "Bind product (NewProduct) from a Handy product.",
 		Env: reflect.TypeFor[ProductEnv](), envRoots: []string{"product", "connection"},
-		newOut: func() any { return &bind.NewProduct{} },
+		newOut: func() any { return &ProductOut{} },
 		Fields: []Field{
-			{Name: "Title", Kind: KindString, Required: true, Doc: "product name in Bind", set: func(o, v any) { o.(*bind.NewProduct).Title = str(v) }},
-			{Name: "Code", Kind: KindString, Required: true, Doc: "product code, Bind's business key", set: func(o, v any) { o.(*bind.NewProduct).Code = str(v) }},
-			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "price given on creation", set: func(o, v any) { o.(*bind.NewProduct).Price = dec(v) }},
-			{Name: "Cost", Kind: KindDecimal, Required: true, Doc: "cost", set: func(o, v any) { o.(*bind.NewProduct).Cost = dec(v) }},
-			{Name: "CurrencyId", Kind: KindString, Required: true, Doc: "Bind currency id (note the lowercase d)", set: func(o, v any) { o.(*bind.NewProduct).CurrencyID = str(v) }},
-			{Name: "Description", Kind: KindString, Doc: "long description", set: func(o, v any) { o.(*bind.NewProduct).Description = str(v) }},
-			{Name: "SKU", Kind: KindString, Doc: "SKU", set: func(o, v any) { o.(*bind.NewProduct).SKU = str(v) }},
+			{Name: "Title", Kind: KindString, Required: true, Doc: "product name in Bind", set: func(o, v any) { o.(*ProductOut).Title = str(v) }},
+			{Name: "Code", Kind: KindString, Required: true, Doc: "product code, Bind's business key", set: func(o, v any) { o.(*ProductOut).Code = str(v) }},
+			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "price given on creation", set: func(o, v any) { o.(*ProductOut).Price = dec(v) }},
+			{Name: "Cost", Kind: KindDecimal, Required: true, Doc: "cost", set: func(o, v any) { o.(*ProductOut).Cost = dec(v) }},
+			{Name: "CurrencyId", Kind: KindString, Required: true, Doc: "Bind currency id (note the lowercase d)", set: func(o, v any) { o.(*ProductOut).CurrencyID = str(v) }},
+			{Name: "Description", Kind: KindString, Doc: "long description", set: func(o, v any) { o.(*ProductOut).Description = str(v) }},
+			{Name: "SKU", Kind: KindString, Doc: "SKU", set: func(o, v any) { o.(*ProductOut).SKU = str(v) }},
+			{Name: "ChargeVAT", Kind: KindBool, Doc: "whether the product bears VAT (false for exempt goods); set by an edit after the product is created, and kept equal afterwards", set: func(o, v any) { b := v.(bool); o.(*ProductOut).ChargeVAT = &b }},
+			{Name: "IEPSRate", Kind: KindDecimal, Doc: "the product's IEPS as a rate (0.08 for 8%); set like ChargeVAT", set: func(o, v any) { d := dec(v); o.(*ProductOut).IEPSRate = &d }},
 		},
 	},
 	{
@@ -129,6 +133,8 @@ var Targets = []*Target{
 			{Name: "Qty", Kind: KindDecimal, Required: true, Doc: "quantity", set: func(o, v any) { o.(*bind.NewOrderProduct).Qty = dec(v) }},
 			{Name: "Comments", Kind: KindString, Doc: "line comment", set: func(o, v any) { o.(*bind.NewOrderProduct).Comments = str(v) }},
 			{Name: "Unit", Kind: KindString, Doc: "unit", set: func(o, v any) { o.(*bind.NewOrderProduct).Unit = str(v) }},
+			{Name: "VATExempt", Kind: KindBool, Doc: "the line bears no VAT (exempt goods, 0%)", set: func(o, v any) { o.(*bind.NewOrderProduct).VATExempt = v.(bool) }},
+			{Name: "IEPS", Kind: KindDecimal, Doc: "the line's IEPS as a rate (0.08 for 8%); Bind charges VAT on the net amount plus the IEPS", set: func(o, v any) { o.(*bind.NewOrderProduct).IEPS = dec(v) }},
 		},
 	},
 	{
@@ -139,6 +145,14 @@ var Targets = []*Target{
 			{Name: "Name", Kind: KindString, Required: true, Doc: "warehouse name, resolved to an id by the sync", set: func(o, v any) { o.(*WarehouseChoice).Name = str(v) }},
 		},
 	},
+}
+
+// ProductOut is the output of the product target: the new product, and the taxes that Bind's
+// NewProduct cannot carry, set by an edit once the product exists (nil when no rule sets them).
+type ProductOut struct {
+	bind.NewProduct
+	ChargeVAT *bool          `json:"ChargeVAT,omitempty"`
+	IEPSRate  *money.Decimal `json:"IEPSRate,omitempty"`
 }
 
 // WarehouseChoice is the output of the warehouse target.

@@ -242,11 +242,12 @@ func TestD1DeletionWhenBindRemovesOrFulfilled(t *testing.T) {
 }
 
 // TestIEPSLineIsNotHiddenInTheVATPrice: a line with an optional tax (IEPS, Handy's taxOptional)
-// has it inside its tax-inclusive price. Until orders carry IEPS per line, such a sale must wait
-// with both totals in its reason, never go to Bind with the IEPS passed off as part of a 16%-VAT
-// price (which would make the totals agree and the books wrong).
-// Mutation that makes it fail (checked): the line's tax rate computed without taxOptional
-// (mapping.LineOf), which nets the price at 16% only and sends the sale.
+// has it inside its tax-inclusive price. The current mapping sends the IEPS on the line, with a
+// net price Bind's arithmetic turns back into Handy's total; a connection pinned to v1, which
+// knows one VAT rate only, keeps such a sale waiting with both totals in its reason, never sends
+// it with the IEPS passed off as part of a 16%-VAT price (totals that agree, books that are wrong).
+// Mutations that make it fail (checked): the line's tax rate computed without taxOptional
+// (mapping.LineOf); the IEPS rule left out of v2.
 func TestIEPSLineIsNotHiddenInTheVATPrice(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -255,15 +256,24 @@ func TestIEPSLineIsNotHiddenInTheVATPrice(t *testing.T) {
 		w.activate()
 		w.run(store.SyncProducts)
 		s := w.sale("C-1", w.ana, handysim.Line{Product: "R-600", Quantity: money.NewFromInt(6), OptionalTax: true})
+		w.run(store.SyncSales)
+		o := w.orderOf(s)
+		require.Equal(t, "0.08", o.Products[0].IEPSRate.String(), "the IEPS goes on the line")
+		require.True(t, o.IEPS.IsPositive(), "and shows on the order")
+		w.requireTotalsMatch()
+
+		_, err := w.conns.Update(context.Background(), w.conn.ID, connection.Input{MappingVersion: "v1"}, []string{connection.FieldMappingVersion})
+		require.NoError(t, err)
+		held := w.sale("C-1", w.ana, handysim.Line{Product: "R-600", Quantity: money.NewFromInt(6), OptionalTax: true})
 		r := w.run(store.SyncSales)
-		require.Empty(t, w.bind.Orders(), "the sale is not sent")
 		reason := ""
 		for _, it := range w.items(r) {
-			if it.HandyID == strconv.FormatInt(s.ID, 10) {
+			if it.HandyID == strconv.FormatInt(held.ID, 10) {
 				reason = it.Reason
 			}
 		}
-		require.Contains(t, reason, "Handy's totalSales is "+s.TotalSales.String())
+		require.Contains(t, reason, "Handy's totalSales is "+held.TotalSales.String(), "v1 holds it")
+		require.Len(t, w.bind.Orders(), 1)
 	})
 }
 

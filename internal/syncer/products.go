@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/handy"
@@ -47,12 +48,13 @@ func (s *session) products(ctx context.Context) error {
 
 func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode map[string]bind.Product, prices map[string]bind.ProductPriceAndInventory) error {
 	st := s.e.d.Store
-	payload, err := s.m.Product(&mapping.ProductEnv{Product: mapping.ProductOf(hp), Connection: s.conn})
+	out, err := s.m.Product(&mapping.ProductEnv{Product: mapping.ProductOf(hp), Connection: s.conn})
 	if err != nil {
 		s.rec.add(ctx, store.EntityProduct, hp.Code, "", store.OutcomeFailed, err.Error(), "")
 		return nil
 	}
-	sum := digest(payload)
+	payload := out.NewProduct
+	sum := digest(out)
 	// Found by link, then by Code: a create whose answer never came shows up in Bind by its Code,
 	// which the list above was read for, so it is never created twice.
 	var existing bind.Product
@@ -84,19 +86,37 @@ func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode ma
 		}
 		byCode[payload.Code] = bind.Product{ID: id, Code: payload.Code, Title: payload.Title}
 		byID[id] = byCode[payload.Code]
-		s.rec.add(ctx, store.EntityProduct, hp.Code, id, store.OutcomeCreated, "", sum)
+		// NewProduct carries no taxes: they are set by an edit of the product as Bind created it.
+		reason := ""
+		if out.ChargeVAT != nil || out.IEPSRate != nil {
+			d, err := s.bind.Product(ctx, id)
+			if err != nil {
+				s.rec.add(ctx, store.EntityProduct, hp.Code, id, store.OutcomeFailed, "created, but reading it back to set its taxes failed (the next product sync sets them): "+err.Error(), sum)
+				return fatal(err)
+			}
+			created := productOf(d)
+			if edit, changes := productEdit(created, out, false); len(changes) > 0 {
+				if err := s.bind.EditProduct(ctx, edit); err != nil {
+					s.rec.add(ctx, store.EntityProduct, hp.Code, id, store.OutcomeFailed, "created, but setting its taxes failed (the next product sync sets them): "+err.Error(), sum)
+					return fatal(err)
+				}
+				reason = strings.Join(changes, "; ")
+			}
+		}
+		s.rec.add(ctx, store.EntityProduct, hp.Code, id, store.OutcomeCreated, reason, sum)
 		return nil
 	}
 
 	outcome, reason := store.OutcomeUnchanged, ""
-	if existing.Title != payload.Title {
-		edit := editOf(existing, payload.CurrencyID)
-		edit.Title, edit.Description = payload.Title, payload.Description
+	if edit, changes := productEdit(existing, out, true); len(changes) > 0 {
+		if edit.CurrencyID == "" {
+			edit.CurrencyID = payload.CurrencyID
+		}
 		if err := s.bind.EditProduct(ctx, edit); err != nil {
-			s.rec.add(ctx, store.EntityProduct, hp.Code, existing.ID, store.OutcomeFailed, "updating the title in Bind: "+err.Error(), sum)
+			s.rec.add(ctx, store.EntityProduct, hp.Code, existing.ID, store.OutcomeFailed, "updating the product in Bind ("+strings.Join(changes, "; ")+"): "+err.Error(), sum)
 			return fatal(err)
 		}
-		outcome, reason = store.OutcomeUpdated, fmt.Sprintf("title changed from %q to %q", existing.Title, payload.Title)
+		outcome, reason = store.OutcomeUpdated, strings.Join(changes, "; ")
 	}
 	if p, ok := prices[existing.ID]; ok && !p.Price.Equal(payload.Price) {
 		drift := fmt.Sprintf("price differs: Handy's is %s, Bind's list %q has %s; Bind's public API cannot change list prices (EditProduct has no price), so change it in Bind",
@@ -111,6 +131,41 @@ func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode ma
 	}
 	s.rec.add(ctx, store.EntityProduct, hp.Code, existing.ID, outcome, reason, sum)
 	return nil
+}
+
+// productEdit is the edit that brings a Bind product to what the mapping says, and the changes
+// it makes in words; none when it is already there. The title is compared only for a product
+// that was there before (a new one has the mapping's title already).
+func productEdit(p bind.Product, out mapping.ProductOut, title bool) (bind.EditProduct, []string) {
+	edit := editOf(p, out.CurrencyID)
+	var changes []string
+	if title && p.Title != out.Title {
+		edit.Title, edit.Description = out.Title, out.Description
+		changes = append(changes, fmt.Sprintf("title changed from %q to %q", p.Title, out.Title))
+	}
+	if out.ChargeVAT != nil && *out.ChargeVAT != p.ChargeVAT {
+		edit.ChargeVAT = *out.ChargeVAT
+		if edit.ChargeVAT {
+			changes = append(changes, "now bears VAT")
+		} else {
+			changes = append(changes, "VAT-exempt")
+		}
+	}
+	if out.IEPSRate != nil && !out.IEPSRate.Equal(p.IEPSRate) {
+		edit.IEPSRate = *out.IEPSRate
+		changes = append(changes, fmt.Sprintf("IEPS rate %s (was %s)", out.IEPSRate, p.IEPSRate))
+	}
+	return edit, changes
+}
+
+// productOf is the list view of a product read by id.
+func productOf(d bind.ProductDetails) bind.Product {
+	return bind.Product{
+		ID: d.ID, Code: d.Code, Title: d.Title, Description: d.Description, Cost: d.Cost, SKU: d.SKU,
+		CostType: d.CostType, Category1ID: d.Category1ID, Category2ID: d.Category2ID, Category3ID: d.Category3ID,
+		ChargeVAT: d.ChargeVAT, Number: d.Number, PricingType: d.PricingType, Unit: d.Unit, CurrencyID: d.CurrencyID,
+		PurchaseType: d.PurchaseType, IEPSRate: d.IEPSRate, Type: d.Type, ProductionAuto: d.ProductionAuto,
+	}
 }
 
 // editOf is an edit of a product that changes nothing yet. Bind's PUT replaces the whole product,

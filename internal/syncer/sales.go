@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,6 +284,11 @@ func (s *session) replacePredecessor(ctx context.Context, sale handy.SalesOrder)
 // buildOrder maps a sale to a Bind order with every id resolved. A reason is returned, and no
 // order, when the sale cannot be sent yet.
 func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.NewOrder, string, error) {
+	// A Bind order has one VAT rate; lines at two rates (16% and 8% in the border region) cannot
+	// be one order whatever the mapping does.
+	if rates := vatRates(sale); len(rates) > 1 {
+		return bind.NewOrder{}, fmt.Sprintf("the sale has lines at %s VAT: a Bind order has one VAT rate (VATRate), so it cannot carry them all; enter it in Bind by hand, or split the sale in Handy by VAT rate", joinAnd(rates)), nil
+	}
 	oe := mapping.OrderEnv{Sale: mapping.SaleOf(sale), Seller: mapping.SellerOf(sale.CreatedBy), Customer: mapping.CustomerOf(sale.Customer), Connection: s.conn}
 	order, err := s.m.Order(&oe)
 	if err != nil {
@@ -342,7 +348,7 @@ func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.N
 
 	// The invariant: the Bind total of the order equals Handy's totalSales to the cent.
 	if total := expectedTotal(order); !total.Equal(sale.TotalSales) {
-		return order, fmt.Sprintf("the Bind total would be %s but Handy's totalSales is %s (VAT %s on every line; check the lines' taxes and the mapping)", total, sale.TotalSales, order.VATRate), nil
+		return order, fmt.Sprintf("the Bind total would be %s but Handy's totalSales is %s (VAT %s on the lines not exempt, IEPS as each line says; check the lines' taxes and the mapping)", total, sale.TotalSales, order.VATRate), nil
 	}
 
 	// C1, C2: the customer, found or created now, last: everything that can hold the sale has
@@ -355,14 +361,44 @@ func (s *session) buildOrder(ctx context.Context, sale handy.SalesOrder) (bind.N
 	return order, "", nil
 }
 
-// expectedTotal is Bind's total of an order: (Σ net price × quantity − discount) × (1 + VAT),
-// rounded to cents once.
+// expectedTotal is Bind's total of an order, line by line as Mexican law has it: IEPS on the net
+// amount (price × quantity), VAT on the net amount plus the IEPS unless the line is exempt; the
+// discount comes off the VAT base; rounded to cents once. docs/sync.md works an example.
 func expectedTotal(o bind.NewOrder) money.Decimal {
-	sub := money.Zero
+	one := money.NewFromInt(1)
+	withVAT := one.Add(o.VATRate)
+	total := money.Zero
 	for _, l := range o.Products {
-		sub = sub.Add(l.Price.Mul(l.Qty))
+		amount := l.Price.Mul(l.Qty).Mul(one.Add(l.IEPS))
+		if !l.VATExempt {
+			amount = amount.Mul(withVAT)
+		}
+		total = total.Add(amount)
 	}
-	return sub.Sub(o.DiscountAmount.Cents()).Mul(money.NewFromInt(1).Add(o.VATRate)).Cents()
+	return total.Sub(o.DiscountAmount.Cents().Mul(withVAT)).Cents()
+}
+
+// vatRates lists the distinct VAT rates, in percent, of a sale's lines that bear VAT.
+func vatRates(sale handy.SalesOrder) []string {
+	var rates []string
+	for _, it := range sale.Items {
+		if it.Tax == nil || !it.Tax.Enabled || it.Tax.Amount.IsZero() {
+			continue
+		}
+		if r := it.Tax.Amount.String() + "%"; !slices.Contains(rates, r) {
+			rates = append(rates, r)
+		}
+	}
+	sort.Strings(rates)
+	return rates
+}
+
+// joinAnd joins words as prose: "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 func (s *session) loadProducts(ctx context.Context) error {

@@ -14,42 +14,76 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// jsonFields lists the JSON names of a struct type's fields, embedded structs included, so that a
-// filter on a field the record left out (omitempty) still finds it.
-func jsonFields(t reflect.Type) []string {
-	var out []string
+// jsonField is where a JSON name sits in a struct type, and whether a zero value is left out.
+type jsonField struct {
+	index     []int
+	omitEmpty bool
+}
+
+// jsonFields maps a struct type's JSON names to its fields, embedded structs included, so that a
+// filter on a field the record leaves out (omitempty) still finds it.
+func jsonFields(t reflect.Type) map[string]jsonField {
+	out := map[string]jsonField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			out = append(out, jsonFields(f.Type)...)
+			for name, sub := range jsonFields(f.Type) {
+				out[name] = jsonField{index: append([]int{i}, sub.index...), omitEmpty: sub.omitEmpty}
+			}
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
-			out = append(out, name)
+			out[name] = jsonField{index: []int{i}, omitEmpty: strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")}
 		}
 	}
 	return out
 }
 
-// record turns an item into the map a filter sees: its JSON object, every known field present.
-func record(item any, fields []string) (map[string]any, error) {
-	b, err := json.Marshal(item)
-	if err != nil {
-		return nil, err
+// lazyRecord is an item as a filter or an ordering sees it: each field as its JSON value (numbers
+// as json.Number, null when left out), worked out only when asked for, so that a list of
+// thousands is not encoded whole for every page.
+type lazyRecord struct {
+	item   reflect.Value
+	fields map[string]jsonField
+	cache  map[string]any
+}
+
+func (r *lazyRecord) get(name string) (any, bool) {
+	if v, ok := r.cache[name]; ok {
+		return v, true
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	rec := map[string]any{}
-	if err := dec.Decode(&rec); err != nil {
-		return nil, err
+	f, ok := r.fields[name]
+	if !ok {
+		return nil, false
 	}
-	for _, f := range fields {
-		if _, ok := rec[f]; !ok {
-			rec[f] = nil
+	var v any
+	if fv := r.item.FieldByIndex(f.index); !(f.omitEmpty && fv.IsZero()) {
+		b, err := json.Marshal(fv.Interface())
+		if err != nil {
+			panic(fmt.Sprintf("bindsim: encoding %s: %v", name, err)) // the simulator's own types
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			panic(fmt.Sprintf("bindsim: decoding %s: %v", name, err))
 		}
 	}
-	return rec, nil
+	if r.cache == nil {
+		r.cache = map[string]any{}
+	}
+	r.cache[name] = v
+	return v, true
+}
+
+func knownField(fields map[string]jsonField, name string) bool {
+	_, ok := fields[name]
+	return ok
+}
+
+func (r *lazyRecord) value(name string) any {
+	v, _ := r.get(name)
+	return v
 }
 
 // answerList answers an OData list of wire items: $filter, $orderby, $skip and $top (at most
@@ -61,7 +95,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 	fields := jsonFields(reflect.TypeFor[T]())
 	type row struct {
 		item T
-		rec  map[string]any
+		rec  *lazyRecord
 	}
 	rows := make([]row, 0, len(items))
 	var filter node
@@ -74,11 +108,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 		filter = n
 	}
 	for _, it := range items {
-		rec, err := record(it, fields)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
+		rec := &lazyRecord{item: reflect.ValueOf(it), fields: fields}
 		if filter != nil {
 			ok, err := filter.eval(rec)
 			if err != nil {
@@ -99,7 +129,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 		var keys []key
 		for part := range strings.SplitSeq(ob, ",") {
 			f := strings.Fields(part)
-			if len(f) == 0 || !slices.Contains(fields, f[0]) {
+			if len(f) == 0 || !knownField(fields, f[0]) {
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("The query specified in the URI is not valid. Could not find a property named '%s'.", part))
 				return
 			}
@@ -107,7 +137,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 		}
 		slices.SortStableFunc(rows, func(a, b row) int {
 			for _, k := range keys {
-				c := compareValues(a.rec[k.field], b.rec[k.field])
+				c := compareValues(a.rec.value(k.field), b.rec.value(k.field))
 				if k.desc {
 					c = -c
 				}

@@ -14,7 +14,7 @@ import (
 // Records are matched as their JSON objects, so field names are the API's.
 
 type node interface {
-	eval(rec map[string]any) (bool, error)
+	eval(rec *lazyRecord) (bool, error)
 }
 
 type cmpNode struct {
@@ -31,7 +31,7 @@ type notNode struct{ n node }
 
 type substringNode struct{ needle, field string }
 
-func (n boolNode) eval(rec map[string]any) (bool, error) {
+func (n boolNode) eval(rec *lazyRecord) (bool, error) {
 	l, err := n.l.eval(rec)
 	if err != nil {
 		return false, err
@@ -45,20 +45,20 @@ func (n boolNode) eval(rec map[string]any) (bool, error) {
 	return n.r.eval(rec)
 }
 
-func (n notNode) eval(rec map[string]any) (bool, error) {
+func (n notNode) eval(rec *lazyRecord) (bool, error) {
 	v, err := n.n.eval(rec)
 	return !v, err
 }
 
-func lookup(rec map[string]any, field string) (any, error) {
-	v, ok := rec[field]
+func lookup(rec *lazyRecord, field string) (any, error) {
+	v, ok := rec.get(field)
 	if !ok {
 		return nil, fmt.Errorf("could not find a property named '%s'", field)
 	}
 	return v, nil
 }
 
-func (n substringNode) eval(rec map[string]any) (bool, error) {
+func (n substringNode) eval(rec *lazyRecord) (bool, error) {
 	v, err := lookup(rec, n.field)
 	if err != nil {
 		return false, err
@@ -67,7 +67,7 @@ func (n substringNode) eval(rec map[string]any) (bool, error) {
 	return strings.Contains(s, n.needle), nil
 }
 
-func (n cmpNode) eval(rec map[string]any) (bool, error) {
+func (n cmpNode) eval(rec *lazyRecord) (bool, error) {
 	v, err := lookup(rec, n.field)
 	if err != nil {
 		return false, err

@@ -1,8 +1,7 @@
 package bindsim
 
 import (
-	"encoding/json"
-	"strings"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,10 +9,14 @@ import (
 
 func TestFilterOperators(t *testing.T) {
 	t.Parallel()
-	dec := json.NewDecoder(strings.NewReader(`{"Code":"A'B","Qty":5,"Active":true,"ID":"3F2504E0-4F89-41D3-9A0C-0305E82C3301","Note":null,"Date":"2026-01-02T00:00:00"}`))
-	dec.UseNumber()
-	rec := map[string]any{}
-	require.NoError(t, dec.Decode(&rec))
+	rec := recordOf(t, struct {
+		Code   string  `json:"Code"`
+		Qty    int     `json:"Qty"`
+		Active bool    `json:"Active"`
+		ID     string  `json:"ID"`
+		Note   *string `json:"Note"`
+		Date   string  `json:"Date,omitempty"`
+	}{Code: "A'B", Qty: 5, Active: true, ID: "3F2504E0-4F89-41D3-9A0C-0305E82C3301", Date: "2026-01-02T00:00:00"})
 
 	for expr, want := range map[string]bool{
 		"Code eq 'A''B'":              true,
@@ -44,6 +47,12 @@ func TestFilterOperators(t *testing.T) {
 	}
 }
 
+// recordOf is v as a filter sees it.
+func recordOf(t *testing.T, v any) *lazyRecord {
+	t.Helper()
+	return &lazyRecord{item: reflect.ValueOf(v), fields: jsonFields(reflect.TypeOf(v))}
+}
+
 func TestFilterErrors(t *testing.T) {
 	t.Parallel()
 	for expr, want := range map[string]string{
@@ -61,6 +70,8 @@ func TestFilterErrors(t *testing.T) {
 	}
 	n, err := parseFilter("Colour eq 'red'")
 	require.NoError(t, err)
-	_, err = n.eval(map[string]any{"Code": "x"})
+	_, err = n.eval(recordOf(t, struct {
+		Code string `json:"Code"`
+	}{"x"}))
 	require.ErrorContains(t, err, "could not find a property named 'Colour'")
 }

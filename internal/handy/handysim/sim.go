@@ -519,6 +519,8 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deleted := q.Get("deleted") == "true"
+	// Copies of the orders, and only the page's converted: a long history is not turned into JSON
+	// for every page read.
 	orders := collect(s, s.orders, func(o *handy.SalesOrder) bool {
 		if o.Deleted != deleted {
 			return false
@@ -528,11 +530,11 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		t, _ := orderDate(o, field)
 		return inWindow(t, start, end)
-	}, toWireSalesOrder)
+	}, func(o *handy.SalesOrder) handy.SalesOrder { return *o })
 	if q.Get("order") == "desc" {
 		slices.Reverse(orders)
 	}
-	page(w, r, "salesOrders", orders)
+	pageOf(w, r, "salesOrders", orders, func(o handy.SalesOrder) wireSalesOrder { return toWireSalesOrder(&o) })
 }
 
 func (s *Sim) oneOrder(w http.ResponseWriter, match func(*handy.SalesOrder) bool) {
@@ -571,6 +573,11 @@ func (s *Sim) setExternalID(w http.ResponseWriter, arg string, body []byte) {
 // page answers a list page: page is 1-based, max defaults to 10 and is capped at 100; the
 // pagination links are full URLs, null where there is no such page. Only the page is encoded.
 func page[T any](w http.ResponseWriter, r *http.Request, field string, items []T) {
+	pageOf(w, r, field, items, func(t T) T { return t })
+}
+
+// pageOf is page with each item of the page, and only of the page, converted for the wire.
+func pageOf[T, W any](w http.ResponseWriter, r *http.Request, field string, items []T, conv func(T) W) {
 	q := r.URL.Query()
 	pageNo, err := strconv.Atoi(q.Get("page"))
 	if err != nil || pageNo < 1 {
@@ -606,8 +613,16 @@ func page[T any](w http.ResponseWriter, r *http.Request, field string, items []T
 			TotalCount: int64(total), TotalPages: int64(pages), CurrentPage: link(pageNo),
 			NextPage: link(pageNo + 1), PrevPage: link(pageNo - 1), FirstPage: link(1), LastPage: link(pages),
 		},
-		field: append([]T{}, items[from:to]...),
+		field: convertAll(items[from:to], conv),
 	})
+}
+
+func convertAll[T, W any](items []T, conv func(T) W) []W {
+	out := make([]W, len(items))
+	for i, it := range items {
+		out[i] = conv(it)
+	}
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
