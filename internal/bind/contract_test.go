@@ -190,7 +190,9 @@ func contractScenario(t *testing.T, sim *bindsim.Sim) {
 	require.NoError(t, err)
 	oid, err := co.c.CreateOrder(ctx, co.order(cid, addr, "HANDY-1", bind.NewOrderProduct{
 		ID: pid, Price: money.MustParse("86.2069"), Qty: money.NewFromInt(2), Comments: "sin hielo", Unit: "Pieza",
-	}))
+	}, bind.NewOrderProduct{ // the per-line taxes too
+		ID: pid, Price: money.MustParse("14.846743295"), Qty: money.NewFromInt(6), IEPS: money.MustParse("0.08"),
+	}, bind.NewOrderProduct{ID: pid, Price: money.MustParse("24.5"), Qty: money.NewFromInt(2), VATExempt: true}))
 	require.NoError(t, err)
 	byPO, err := bind.All(co.c.Orders(ctx, bind.Query{Filter: bind.Eq("PurchaseOrder", "HANDY-1")}))
 	require.NoError(t, err)
