@@ -152,7 +152,8 @@ func (d *driver) story(ctx context.Context, hs *handysim.Sim, co Company, r *ran
 			At:       now.Add(-time.Duration(r.IntN(600)) * time.Second),
 		}
 		for range 1 + r.IntN(6) {
-			line := handysim.Line{Product: co.Products[r.IntN(len(co.Products))], Quantity: money.NewFromInt(int64(1 + r.IntN(24)))}
+			code := co.Products[r.IntN(len(co.Products))]
+			line := handysim.Line{Product: code, Quantity: money.NewFromInt(int64(1 + r.IntN(24))), OptionalTax: co.WithIEPS[code]}
 			if r.IntN(5) == 0 {
 				line.DiscountPercent = money.NewFromInt(int64(5 * (1 + r.IntN(3))))
 			}

@@ -25,7 +25,8 @@ const (
 type Company struct {
 	Sellers   []handy.User
 	Customers []handy.Customer
-	Products  []string // product codes
+	Products  []string        // product codes
+	WithIEPS  map[string]bool // products whose lines carry IEPS
 }
 
 var productNames = []string{
@@ -64,7 +65,8 @@ func SeedBind(b *bindsim.Sim) {
 }
 
 // SeedHandy gives the Handy account 5 sellers (2 with a warehouse in extras), 20 customers (some
-// without RFC) and 50 products with 16% VAT.
+// without RFC) and 50 products: most with 16% VAT, basic food VAT-exempt, snacks and drinks with
+// IEPS as well.
 func SeedHandy(h *handysim.Sim, r *rand.Rand, at time.Time) Company {
 	h.AddToken(HandyToken)
 	var c Company
@@ -87,11 +89,28 @@ func SeedHandy(h *handysim.Sim, r *rand.Rand, at time.Time) Company {
 			Neighborhood: "Centro", City: "Monterrey", PostalCode: "64000",
 		}))
 	}
+	c.WithIEPS = map[string]bool{}
 	for i, name := range productNames {
 		base := money.New(int64(900+r.IntN(20000)), -2) // 9.00 to 209.00 before tax
 		code := fmt.Sprintf("P-%03d", i+1)
-		h.AddProduct(code, name, base, handysim.IVA(16), at)
+		switch {
+		case exempt[i]:
+			h.AddProduct(code, name, base, handysim.IVA(0), at)
+		case ieps[i] != 0:
+			h.AddProductWithOptionalTax(code, name, base, handysim.IVA(16), handysim.IEPS(ieps[i]), at)
+			c.WithIEPS[code] = true
+		default:
+			h.AddProduct(code, name, base, handysim.IVA(16), at)
+		}
 		c.Products = append(c.Products, code)
 	}
 	return c
 }
+
+// The taxes of a Mexican distributor's goods, by index in productNames: basic food is VAT-exempt
+// (0%); snacks, sweets and soft drinks carry 8% IEPS, beer 26%, on top of 16% VAT.
+var (
+	exempt = map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true,
+		9: true, 10: true, 11: true, 12: true, 13: true, 14: true, 19: true, 45: true, 46: true}
+	ieps = map[int]int64{16: 8, 17: 8, 18: 8, 20: 8, 24: 26, 47: 8, 48: 8, 49: 8}
+)
