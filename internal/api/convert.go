@@ -89,11 +89,13 @@ var (
 		store.TriggerActivation: pb.RunTrigger_RUN_TRIGGER_ACTIVATION,
 	}
 	runStates = map[store.RunState]pb.RunState{
-		store.RunQueued:    pb.RunState_RUN_STATE_QUEUED,
-		store.RunRunning:   pb.RunState_RUN_STATE_RUNNING,
-		store.RunSucceeded: pb.RunState_RUN_STATE_SUCCEEDED,
-		store.RunPartial:   pb.RunState_RUN_STATE_PARTIAL,
-		store.RunFailed:    pb.RunState_RUN_STATE_FAILED,
+		store.RunQueued:      pb.RunState_RUN_STATE_QUEUED,
+		store.RunRunning:     pb.RunState_RUN_STATE_RUNNING,
+		store.RunSucceeded:   pb.RunState_RUN_STATE_SUCCEEDED,
+		store.RunPartial:     pb.RunState_RUN_STATE_PARTIAL,
+		store.RunFailed:      pb.RunState_RUN_STATE_FAILED,
+		store.RunAbandoned:   pb.RunState_RUN_STATE_ABANDONED,
+		store.RunInterrupted: pb.RunState_RUN_STATE_INTERRUPTED,
 	}
 	entities = map[store.Entity]pb.RunItemEntity{
 		store.EntityProduct:  pb.RunItemEntity_RUN_ITEM_ENTITY_PRODUCT,
@@ -146,7 +148,18 @@ func runToProto(r *store.Run) *pb.Run {
 		CreateTime: timestamp(r.CreatedAt),
 		StartTime:  timestamp(r.StartedAt),
 		FinishTime: timestamp(r.FinishedAt),
+		Processed:  int64(r.Processed),
+		Total:      total(r.Total),
 	}
+}
+
+// total is a run's known total, absent while unknown.
+func total(n int) *int64 {
+	if n < 0 {
+		return nil
+	}
+	v := int64(n)
+	return &v
 }
 
 func runItemToProto(i *store.RunItem) *pb.RunItem {

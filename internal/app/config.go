@@ -15,6 +15,7 @@ import (
 	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/syncer"
 )
 
 // Config is the whole server configuration. Zero values mean the defaults of Defaults().
@@ -39,8 +40,12 @@ type Config struct {
 	// BindRequestsPerSecond bounds the requests each connection sends to Bind, which publishes no
 	// limit; the default stays well below any daily quota.
 	BindRequestsPerSecond float64
-	// JobTimeout bounds one sync; a sync whose process died is taken over a little after it.
+	// JobTimeout stops a sync that made no progress for that long (a stuck call, a hung
+	// database); a sync that makes progress is never cut, however long its backlog.
 	JobTimeout time.Duration
+	// LeaseTTL is how long a sync whose process died keeps its connection's sync of that kind;
+	// another process (or this one, restarted) takes it over after that.
+	LeaseTTL time.Duration
 	// NoSchedule turns the periodic syncs off (manual triggers and activation still run).
 	NoSchedule bool
 	// Migrate applies missing migrations at start instead of refusing to start.
@@ -66,7 +71,8 @@ func Defaults() Config {
 		DataDir:               "data",
 		MappingsDir:           "mappings",
 		BindRequestsPerSecond: 5,
-		JobTimeout:            30 * time.Minute,
+		JobTimeout:            syncer.DefaultStallTimeout,
+		LeaseTTL:              syncer.DefaultLeaseTTL,
 		GRPCAddr:              "127.0.0.1:9090",
 		HTTPAddr:              "127.0.0.1:8080",
 		AdminAddr:             "127.0.0.1:9091",
@@ -141,6 +147,9 @@ func (c Config) Validate() error {
 	if c.JobTimeout < time.Second {
 		add("job-timeout: %s is shorter than a second", c.JobTimeout)
 	}
+	if c.LeaseTTL < 3*time.Second || c.LeaseTTL > 10*time.Minute {
+		add("lease-ttl: %s must be between 3s and 10m", c.LeaseTTL)
+	}
 	if c.MappingsDir == "" {
 		add("mappings-dir: must not be empty")
 	}
@@ -168,6 +177,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mappings_dir", c.MappingsDir),
 		slog.Float64("bind_rps", c.BindRequestsPerSecond),
 		slog.Duration("job_timeout", c.JobTimeout),
+		slog.Duration("lease_ttl", c.LeaseTTL),
 		slog.Bool("migrate", c.Migrate),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("admin_addr", c.AdminAddr),

@@ -61,6 +61,7 @@ type Server struct {
 
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
+	engine           *syncer.Engine
 	metrics          *metrics.Metrics
 	grpcLis, httpLis net.Listener
 	adminLis         net.Listener
@@ -115,19 +116,19 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	s.metrics = metrics.New()
-	engine := syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log, Metrics: s.metrics,
-		StaleRunAfter: s.cfg.JobTimeout + jobs.RescueMargin(s.cfg.JobTimeout),
+	s.engine = syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log, Metrics: s.metrics,
+		StallTimeout: s.cfg.JobTimeout, LeaseTTL: s.cfg.LeaseTTL, LeaseRenew: min(syncer.DefaultLeaseRenew, s.cfg.LeaseTTL/3),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
 			o.HTTPClient = outbound
 		},
 		HandyOptions: func(o *handy.Options) { o.HTTPClient = outbound },
 	})
-	if s.queue, err = jobs.New(s.db, st, engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, JobTimeout: s.cfg.JobTimeout}); err != nil {
+	if s.queue, err = jobs.New(s.db, st, s.engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, ReapEvery: max(time.Second, s.cfg.LeaseTTL/3)}); err != nil {
 		return err
 	}
 	activate := func(ctx context.Context, id string, salesSince time.Time) (*store.Connection, error) {
-		return engine.ActivateFrom(ctx, id, salesSince, func(ctx context.Context, tx store.Store, c *store.Connection) error {
+		return s.engine.ActivateFrom(ctx, id, salesSince, func(ctx context.Context, tx store.Store, c *store.Connection) error {
 			_, err := s.queue.Enqueue(ctx, tx, c.ID, store.SyncProducts, store.TriggerActivation) // P1
 			return err
 		})
@@ -144,7 +145,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, engine.SalesFrom, s.log)
+	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, s.engine.SalesFrom, s.log)
 	runs := api.NewRunServer(run.NewService(st, s.queue))
 	mappings := api.NewMappingServer(s.mappings)
 	audit := api.NewAuditServer(st)
@@ -490,7 +491,9 @@ func (s *Server) shutdown() {
 		s.log.Warn("HTTP shutdown", "error", err)
 	}
 	_ = s.admin.Shutdown(ctx)
-	// Running syncs finish (or are cut at the deadline and rescued later); no new ones start.
+	// Running syncs finish the record in flight and are recorded as interrupted; their jobs go
+	// back in the queue for the next start, and no new ones start here.
+	s.engine.Interrupt()
 	if err := s.queue.Stop(ctx); err != nil {
 		s.log.Warn("job queue stop", "error", err)
 	}

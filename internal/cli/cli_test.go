@@ -47,7 +47,7 @@ func TestMigrateThenServeRefusalIsGone(t *testing.T) {
 	db := "sqlite:" + filepath.Join(dir, "hb.db")
 	out, errOut, code := run(t, "migrate", "--database-url", db, "--log-level", "warn")
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "handybind schema at version 4 of 4; River schema up to date")
+	require.Contains(t, out, "handybind schema at version 5 of 5; River schema up to date")
 
 	// A second database that was never migrated: serve refuses and names the fix.
 	other := "sqlite:" + filepath.Join(dir, "other.db")

@@ -51,12 +51,15 @@ const (
 	DeletedSalesSchedule = "CRON_TZ=UTC */10 * * * *"
 )
 
-// DefaultJobTimeout bounds one sync; a job whose process died is rescued a little after it.
-const DefaultJobTimeout = 30 * time.Minute
+// A sync job has no wall-clock timeout: the engine stops a sync that makes no progress, and
+// takes over one whose process died when its lease runs out (syncer/lease.go). River's own rescue
+// of a job left running by a dead process is only the last resort behind the leases: the next
+// trigger of that sync runs as a follow-up meanwhile, and a rescued job runs one more sync.
+const rescueStuckJobsAfter = 2 * time.Hour
 
-// RescueMargin is how long after its timeout a job still marked running is taken for the leftover
-// of a crash.
-func RescueMargin(timeout time.Duration) time.Duration { return max(2*time.Second, timeout/6) }
+// maxRetryWait caps the wait between two attempts of a failing sync: never longer than the sales
+// interval, so a failing job never holds back the connection's schedule.
+const maxRetryWait = 5 * time.Minute
 
 // SyncArgs asks for one sync of one connection. Unique by connection and kind while available,
 // pending, scheduled, running or retryable, so triggers merge into a queued sync. A trigger that
@@ -80,7 +83,9 @@ var activeStates = []rivertype.JobState{
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (SyncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+	// A sync of an active connection is never discarded: it is tried again, at most maxRetryWait
+	// apart, until it goes or the connection stops being active (then it ends without a run).
+	return river.InsertOpts{MaxAttempts: 10000, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
 }
 
 // FanoutArgs is one schedule slot of one kind: it enqueues a sync for every active connection.
@@ -102,7 +107,11 @@ func (FanoutArgs) InsertOpts() river.InsertOpts {
 type Queue struct {
 	client *river.Client[*sql.Tx]
 	store  store.Store
+	engine *syncer.Engine
 	log    *slog.Logger
+	reap   time.Duration
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // Options configure a Queue.
@@ -112,8 +121,8 @@ type Options struct {
 	Periodic bool
 	// PollInterval is how often jobs are looked for where there is no LISTEN/NOTIFY [1s].
 	PollInterval time.Duration
-	// JobTimeout bounds one sync [DefaultJobTimeout].
-	JobTimeout time.Duration
+	// ReapEvery is how often runs whose process died are looked for [15s].
+	ReapEvery time.Duration
 }
 
 // New builds a Queue on the service's database. Start runs it.
@@ -124,19 +133,19 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 	if o.PollInterval == 0 {
 		o.PollInterval = time.Second
 	}
-	if o.JobTimeout == 0 {
-		o.JobTimeout = DefaultJobTimeout
+	if o.ReapEvery == 0 {
+		o.ReapEvery = 15 * time.Second
 	}
-	q := &Queue{store: st, log: log}
+	q := &Queue{store: st, engine: engine, log: log, reap: o.ReapEvery}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &syncWorker{engine: engine, log: log, timeout: o.JobTimeout})
+	river.AddWorker(workers, &syncWorker{engine: engine, log: log})
 	river.AddWorker(workers, &fanoutWorker{q: q})
 
 	cfg := &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}},
 		Workers:              workers,
-		JobTimeout:           o.JobTimeout,
-		RescueStuckJobsAfter: o.JobTimeout + RescueMargin(o.JobTimeout),
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
 		FetchPollInterval:    o.PollInterval,
 		Logger:               log,
 	}
@@ -167,11 +176,50 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 	return q, nil
 }
 
-// Start runs the workers (and, on the leader, the schedules) until Stop.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start runs the workers (and, on the leader, the schedules) until Stop, and closes the runs of
+// processes that died, at once and then every ReapEvery, asking for their syncs again.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	q.stop, q.done = make(chan struct{}), make(chan struct{})
+	go q.reaper(ctx)
+	return nil
+}
 
 // Stop lets running syncs finish (bounded by ctx) and stops fetching new ones.
-func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.stop != nil {
+		close(q.stop)
+		<-q.done
+	}
+	return q.client.Stop(ctx)
+}
+
+func (q *Queue) reaper(ctx context.Context) {
+	defer close(q.done)
+	t := time.NewTicker(q.reap)
+	defer t.Stop()
+	for {
+		abandoned, err := q.engine.Reap(ctx)
+		if err != nil {
+			q.log.WarnContext(ctx, "looking for abandoned runs", "error", err)
+		}
+		for _, r := range abandoned {
+			// The dead run's sync runs again now, not at the next slot.
+			if _, err := q.Trigger(ctx, r.ConnectionID, r.Kind, store.TriggerSchedule); err != nil && !errs.Is(err, errs.KindFailedPrecondition) {
+				q.log.WarnContext(ctx, "asking again for an abandoned sync", "connection_id", r.ConnectionID, "kind", r.Kind, "error", err)
+			}
+		}
+		select {
+		case <-q.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Enqueue asks for a sync inside the transaction tx, recording a queued run. When the same sync
 // of the connection is already queued or running, it merges into it and returns that run.
@@ -224,12 +272,18 @@ func (q *Queue) Trigger(ctx context.Context, connectionID string, kind store.Syn
 
 type syncWorker struct {
 	river.WorkerDefaults[SyncArgs]
-	engine  *syncer.Engine
-	log     *slog.Logger
-	timeout time.Duration
+	engine *syncer.Engine
+	log    *slog.Logger
 }
 
-func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return w.timeout }
+// Timeout implements river.Worker: none (see rescueStuckJobsAfter).
+func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return -1 }
+
+// NextRetry implements river.Worker: River's backoff, capped at maxRetryWait.
+func (w *syncWorker) NextRetry(job *river.Job[SyncArgs]) time.Time {
+	wait := time.Duration(job.Attempt*job.Attempt) * time.Second
+	return time.Now().Add(min(wait, maxRetryWait))
+}
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	a := job.Args
@@ -237,6 +291,10 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, syncer.ErrInterrupted):
+		// The service is stopping: the run is recorded as interrupted, and the job waits in the
+		// queue for the next start, which resumes from the cursor.
+		return river.JobSnooze(time.Second)
 	case errors.Is(err, syncer.ErrBusy):
 		// The same sync of this connection is running (a follow-up waits for it to end).
 		return river.JobSnooze(2 * time.Second)

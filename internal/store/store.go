@@ -140,6 +140,10 @@ const (
 	RunSucceeded RunState = "succeeded"
 	RunPartial   RunState = "partial"
 	RunFailed    RunState = "failed"
+	// RunAbandoned: the process running it stopped (a crash, a kill) and its lease ran out.
+	RunAbandoned RunState = "abandoned"
+	// RunInterrupted: the service was stopped on purpose; the next run resumes from the cursor.
+	RunInterrupted RunState = "interrupted"
 )
 
 // Counts count a run's items by outcome.
@@ -163,6 +167,13 @@ type Run struct {
 	CreatedAt       time.Time
 	StartedAt       time.Time // zero until it starts
 	FinishedAt      time.Time // zero until it ends
+	// LeaseOwner is the process running it and LeaseExpiresAt when it stops counting as alive
+	// unless renewed; both are set only while it runs.
+	LeaseOwner     string
+	LeaseExpiresAt time.Time
+	// Processed counts the records handled so far; Total how many there are, -1 when unknown.
+	Processed int
+	Total     int
 }
 
 // Entity is the kind of record a run item or link is about.

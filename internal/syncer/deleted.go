@@ -24,6 +24,10 @@ func (s *session) deletedSales(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := s.e.interrupted(); err != nil {
+			return err
+		}
+		s.done()
 		id := strconv.FormatInt(sale.ID, 10)
 		pendingErr := s.e.d.Store.DeletePendingSale(ctx, s.c.ID, id)
 		if pendingErr != nil {
@@ -39,7 +43,7 @@ func (s *session) deletedSales(ctx context.Context) error {
 			continue
 		}
 		reason := fmt.Sprintf("deleted in Handy at %s", sale.DateDeleted.UTC().Format("2006-01-02 15:04:05Z"))
-		failedBefore := s.rec.run.Counts.Failed
+		failedBefore := s.rec.failed()
 		if err := s.deleteSaleOrder(ctx, id, reason); err != nil {
 			return err
 		}
@@ -53,7 +57,7 @@ func (s *session) deletedSales(ctx context.Context) error {
 				return err
 			}
 		}
-		if s.rec.run.Counts.Failed > failedBefore {
+		if s.rec.failed() > failedBefore {
 			retry = true
 		}
 	}

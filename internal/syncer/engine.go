@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,9 +48,12 @@ type Deps struct {
 	Log      *slog.Logger
 	// Now is the clock [time.Now].
 	Now func() time.Time
-	// StaleRunAfter is how long a run may stay "running" before it is taken for the leftover of a
-	// crash and another may start [40m: the job timeout and its rescue margin].
+	// StaleRunAfter is how long a run without a lease (one started before leases existed) may stay
+	// "running" before it is taken for the leftover of a crash [40m].
 	StaleRunAfter time.Duration
+	// LeaseTTL, LeaseRenew and StallTimeout set a run's liveness [DefaultLeaseTTL,
+	// DefaultLeaseRenew, DefaultStallTimeout]; see lease.go.
+	LeaseTTL, LeaseRenew, StallTimeout time.Duration
 	// Metrics, when set, counts runs and the records they touched.
 	Metrics *metrics.Metrics
 	// BindOptions and HandyOptions adjust the clients (tests shorten retries).
@@ -58,7 +62,12 @@ type Deps struct {
 }
 
 // Engine runs activations and syncs.
-type Engine struct{ d Deps }
+type Engine struct {
+	d        Deps
+	instance string // this process, in the leases it holds
+	stopping chan struct{}
+	stopOnce sync.Once
+}
 
 // New returns an Engine.
 func New(d Deps) *Engine {
@@ -74,7 +83,16 @@ func New(d Deps) *Engine {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{d: d}
+	if d.LeaseTTL == 0 {
+		d.LeaseTTL = DefaultLeaseTTL
+	}
+	if d.LeaseRenew == 0 {
+		d.LeaseRenew = DefaultLeaseRenew
+	}
+	if d.StallTimeout == 0 {
+		d.StallTimeout = DefaultStallTimeout
+	}
+	return &Engine{d: d, instance: newInstance(), stopping: make(chan struct{})}
 }
 
 // clients opens the connection's tokens and builds its two API clients.
@@ -150,17 +168,32 @@ type recorder struct {
 	e     *Engine
 	run   *store.Run
 	items []*store.RunItem
+	p     progress
 }
 
 func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID string, outcome store.Outcome, reason, payloadDigest string) {
-	r.items = append(r.items, &store.RunItem{
+	it := r.item(entity, handyID, bindID, outcome, reason, payloadDigest)
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	r.items = append(r.items, it)
+	if len(r.items) >= 200 {
+		r.flushLocked(ctx)
+	}
+}
+
+// item counts a record's outcome and returns its run item, for the caller to write with the work
+// it records (in one transaction) or to buffer (add).
+func (r *recorder) item(entity store.Entity, handyID, bindID string, outcome store.Outcome, reason, payloadDigest string) *store.RunItem {
+	it := &store.RunItem{
 		ID: newID(), RunID: r.run.ID, Entity: entity, HandyID: handyID, BindID: bindID, Outcome: outcome,
 		Reason: reason, PayloadDigest: payloadDigest, MappingVersion: r.run.MappingVersion,
-	})
+	}
 	if m := r.e.d.Metrics; m != nil {
 		m.Items.WithLabelValues(string(r.run.Kind), string(entity), string(outcome)).Inc()
 	}
-	c := &r.run.Counts
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	c := &r.p.counts
 	switch outcome {
 	case store.OutcomeCreated:
 		c.Created++
@@ -177,12 +210,23 @@ func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID
 	case store.OutcomeWaiting:
 		c.Waiting++
 	}
-	if len(r.items) >= 200 {
-		r.flush(ctx)
-	}
+	return it
+}
+
+// failed is how many records failed so far.
+func (r *recorder) failed() int {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	return r.p.counts.Failed
 }
 
 func (r *recorder) flush(ctx context.Context) {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	r.flushLocked(ctx)
+}
+
+func (r *recorder) flushLocked(ctx context.Context) {
 	if len(r.items) == 0 {
 		return
 	}
@@ -211,13 +255,14 @@ func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection
 				return errAlreadyRan
 			}
 			r.State, r.StartedAt = store.RunRunning, now
+			r.LeaseOwner, r.LeaseExpiresAt, r.Total = e.instance, now.Add(e.d.LeaseTTL), -1
 			if m != nil {
 				r.MappingVersion, r.MappingChecksum = m.Version, m.Checksum
 			}
 			return nil
 		})
 		if err == nil {
-			return &recorder{e: e, run: started}, nil
+			return newRecorder(e, started), nil
 		}
 		if !errors.Is(err, errAlreadyRan) && !isNotFound(err) {
 			return nil, err
@@ -225,6 +270,7 @@ func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection
 	}
 	run := &store.Run{
 		ID: newID(), ConnectionID: c.ID, Kind: kind, Trigger: trigger, State: store.RunRunning, StartedAt: now, CreatedAt: now,
+		LeaseOwner: e.instance, LeaseExpiresAt: now.Add(e.d.LeaseTTL), Total: -1,
 	}
 	if m != nil {
 		run.MappingVersion, run.MappingChecksum = m.Version, m.Checksum
@@ -232,17 +278,29 @@ func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection
 	if err := tx.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
-	return &recorder{e: e, run: run}, nil
+	return newRecorder(e, run), nil
+}
+
+func newRecorder(e *Engine, run *store.Run) *recorder {
+	r := &recorder{e: e, run: run}
+	r.p.total = -1
+	return r
 }
 
 // finish records the end of a run. A credentials failure also puts the connection in the error
 // state, since a person must give a new token.
 func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.Run, error) {
 	r.flush(ctx)
+	counts, processed, total := r.p.snapshot()
+	r.run.Counts = counts
 	out, err := e.d.Store.UpdateRun(ctx, r.run.ID, func(run *store.Run) error {
-		run.Counts, run.WindowStart, run.WindowEnd = r.run.Counts, r.run.WindowStart, r.run.WindowEnd
+		run.Counts, run.WindowStart, run.WindowEnd = counts, r.run.WindowStart, r.run.WindowEnd
+		run.Processed, run.Total = processed, total
 		run.FinishedAt = e.d.Now().UTC()
+		run.LeaseOwner, run.LeaseExpiresAt = "", time.Time{}
 		switch {
+		case errors.Is(runErr, ErrInterrupted):
+			run.State, run.Error = store.RunInterrupted, runErr.Error()
 		case runErr != nil:
 			run.State, run.Error = store.RunFailed, runErr.Error()
 		case run.Counts.Failed > 0:
@@ -293,7 +351,9 @@ func (e *Engine) Run(ctx context.Context, connectionID string, kind store.SyncKi
 var ErrInactive = errors.New("the connection is not active")
 
 // RunQueued runs one sync and records it in the queued run runID (from the job that asked for
-// it), or in a new run when runID is empty or that run already ended (a retry).
+// it), or in a new run when runID is empty or that run already ended (a retry). A run that ended
+// on its own errors is recorded and returned without error, except one interrupted by Interrupt
+// (ErrInterrupted) or stopped for making no progress: those are to be run again.
 func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger, runID string) (*store.Run, error) {
 	c, err := e.d.Store.GetConnection(ctx, connectionID)
 	if err != nil {
@@ -314,18 +374,31 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 	if err != nil {
 		return nil, err
 	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopHeartbeat := e.heartbeat(runCtx, cancel, r)
 	s := &session{e: e, c: c, m: m, bind: bc, handy: hc, rec: r, conn: connectionView(c)}
 	switch kind {
 	case store.SyncProducts:
-		err = s.products(ctx)
+		err = s.products(runCtx)
 	case store.SyncSales:
-		err = s.sales(ctx)
+		err = s.sales(runCtx)
 	case store.SyncDeletedSales:
-		err = s.deletedSales(ctx)
+		err = s.deletedSales(runCtx)
 	default:
 		err = fmt.Errorf("unknown sync kind %q", kind)
 	}
-	return e.finish(ctx, r, err)
+	stopHeartbeat()
+	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // the heartbeat stopped the run: say why, not "context canceled"
+	}
+	// The run's end is written even when the job's own context is done (a stop, a timeout).
+	out, ferr := e.finish(context.WithoutCancel(ctx), r, err)
+	if ferr == nil && (errors.Is(err, ErrInterrupted) || errors.Is(err, errStalled)) {
+		// Recorded; the caller (the job) must know to run it again.
+		ferr = err
+	}
+	return out, ferr
 }
 
 var errAlreadyRan = errors.New("run already ran")
@@ -346,9 +419,14 @@ func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.Sync
 			return err
 		}
 		for _, r := range running {
-			if e.d.Now().Sub(r.StartedAt) < e.d.StaleRunAfter {
+			if !e.expired(r) {
 				return ErrBusy
 			}
+			// Its process is gone: close it, and run now rather than wait for a sweep.
+			if _, err := tx.UpdateRun(ctx, r.ID, func(run *store.Run) error { e.abandon(run); return nil }); err != nil {
+				return err
+			}
+			e.d.Log.WarnContext(ctx, "run abandoned", "run_id", r.ID, "connection_id", r.ConnectionID, "kind", r.Kind, "reason", AbandonedReason)
 		}
 		return start(tx)
 	})

@@ -39,9 +39,13 @@ func (s *session) products(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := s.e.interrupted(); err != nil {
+			return err
+		}
 		if err := s.product(ctx, hp, byID, byCode, prices); err != nil {
 			return err
 		}
+		s.done()
 	}
 	return nil
 }

@@ -33,7 +33,12 @@ func (s *session) sales(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.expect(len(pending))
 	for _, p := range pending {
+		if err := s.e.interrupted(); err != nil {
+			return err
+		}
+		s.done()
 		id, _ := strconv.ParseInt(p.HandyID, 10, 64)
 		sale, err := s.handy.SalesOrder(ctx, id)
 		switch {
@@ -62,12 +67,30 @@ func (s *session) sales(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The cursor follows the run: Handy lists the window by dateCreated, oldest first, so once a
+	// sale is handled every earlier one was too, and a run that stops resumes near where it was
+	// (the next window reaches Overlap further back, and links de-duplicate).
+	cursor, ordered, sinceCheckpoint := from.Add(Overlap), true, 0
+	var last time.Time
 	for sale, err := range s.handy.CreatedSales(ctx, from, to) {
 		if err != nil {
 			return err
 		}
+		if err := s.e.interrupted(); err != nil {
+			return err
+		}
 		if err := s.sale(ctx, sale); err != nil {
 			return err
+		}
+		s.done()
+		at := sale.DateCreated.Time
+		ordered = ordered && !at.Before(last)
+		last = at
+		if sinceCheckpoint++; ordered && sinceCheckpoint >= checkpointEvery && at.After(cursor) {
+			if err := st.PutCursor(ctx, s.c.ID, store.SyncSales, at); err != nil {
+				return err
+			}
+			cursor, sinceCheckpoint = at, 0
 		}
 	}
 	if err := st.PutCursor(ctx, s.c.ID, store.SyncSales, to); err != nil {
@@ -76,6 +99,9 @@ func (s *session) sales(ctx context.Context) error {
 	s.verifyTotals(ctx)
 	return nil
 }
+
+// checkpointEvery is how many sales of a window are handled between two writes of the cursor.
+const checkpointEvery = 50
 
 // sentOrder is an order this run put in Bind, with the total Handy has for its sale.
 type sentOrder struct {
@@ -244,15 +270,18 @@ func (s *session) postpone(ctx context.Context, saleID, sum, reason string, caus
 }
 
 func (s *session) confirmSale(ctx context.Context, saleID, bindID, sum, reason string) error {
-	st := s.e.d.Store
-	if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, BindID: bindID, State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
-		return err
-	}
-	if err := st.DeletePendingSale(ctx, s.c.ID, saleID); err != nil {
-		return err
-	}
-	s.rec.add(ctx, store.EntitySale, saleID, bindID, store.OutcomeCreated, reason, sum)
-	return nil
+	// The link, the end of the wait and the run item are one write: after a crash, every order
+	// in Bind has its item, and every item its order.
+	it := s.rec.item(store.EntitySale, saleID, bindID, store.OutcomeCreated, reason, sum)
+	return s.e.d.Store.Tx(ctx, func(tx store.Store) error {
+		if err := tx.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, BindID: bindID, State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+			return err
+		}
+		if err := tx.DeletePendingSale(ctx, s.c.ID, saleID); err != nil {
+			return err
+		}
+		return tx.AddRunItems(ctx, it)
+	})
 }
 
 func (s *session) findOrder(ctx context.Context, purchaseOrder string) (string, bool, error) {

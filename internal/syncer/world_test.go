@@ -44,6 +44,15 @@ type world struct {
 	general   string     // Bind price list
 	// ahead moves the engine's clock forward (nanoseconds), for tests that need time to pass.
 	ahead atomic.Int64
+	deps  syncer.Deps // what engine was built with
+}
+
+// newEngine is another engine on the same world (another process, or this one restarted), with
+// its dependencies changed by change.
+func (w *world) newEngine(change func(*syncer.Deps)) *syncer.Engine {
+	d := w.deps
+	change(&d)
+	return syncer.New(d)
 }
 
 const (
@@ -110,14 +119,15 @@ func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
 	w.conns = connection.NewService(w.store, keys, log, versions{reg}, nil)
-	w.engine = syncer.New(syncer.Deps{
+	w.deps = syncer.Deps{
 		Store: w.store, Keys: keys, Mappings: reg, Log: log,
 		Now: func() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) },
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst, o.RetryBase, o.RetryMax, o.AttemptTimeout = 10000, 100, time.Millisecond, 5*time.Millisecond, 2*time.Second
 		},
 		HandyOptions: func(o *handy.Options) { o.RetryBase, o.RetryMax = time.Millisecond, 5*time.Millisecond },
-	})
+	}
+	w.engine = syncer.New(w.deps)
 	c, err := w.conns.Create(ctx, "acme", connection.Input{
 		DisplayName: "Distribuidora del Norte", HandyBaseURL: hs.URL + "/api/v2", HandyToken: handyToken,
 		BindBaseURL: bs.URL, BindUserName: "admin", BindToken: bindToken,

@@ -146,6 +146,12 @@ const (
 	RunState_RUN_STATE_PARTIAL RunState = 4
 	// The run stopped early; error says why.
 	RunState_RUN_STATE_FAILED RunState = 5
+	// The process running it stopped (a crash, a kill) and its lease ran out; the connection's next
+	// sync of that kind was asked for at once.
+	RunState_RUN_STATE_ABANDONED RunState = 6
+	// The service was stopped on purpose while it ran; counts say how far it got, and the next
+	// start resumes from the cursor.
+	RunState_RUN_STATE_INTERRUPTED RunState = 7
 )
 
 // Enum value maps for RunState.
@@ -157,6 +163,8 @@ var (
 		3: "RUN_STATE_SUCCEEDED",
 		4: "RUN_STATE_PARTIAL",
 		5: "RUN_STATE_FAILED",
+		6: "RUN_STATE_ABANDONED",
+		7: "RUN_STATE_INTERRUPTED",
 	}
 	RunState_value = map[string]int32{
 		"RUN_STATE_UNSPECIFIED": 0,
@@ -165,6 +173,8 @@ var (
 		"RUN_STATE_SUCCEEDED":   3,
 		"RUN_STATE_PARTIAL":     4,
 		"RUN_STATE_FAILED":      5,
+		"RUN_STATE_ABANDONED":   6,
+		"RUN_STATE_INTERRUPTED": 7,
 	}
 )
 
@@ -331,10 +341,14 @@ type Run struct {
 	WindowEnd   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
 	Counts      *RunCounts             `protobuf:"bytes,10,opt,name=counts,proto3" json:"counts,omitempty"`
 	// Why the run failed, for people.
-	Error         string                 `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	Error      string                 `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	StartTime  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// Records handled so far, updated every few seconds while the run runs.
+	Processed int64 `protobuf:"varint,15,opt,name=processed,proto3" json:"processed,omitempty"`
+	// How many records the run knows it has to handle; absent while unknown.
+	Total         *int64 `protobuf:"varint,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +479,20 @@ func (x *Run) GetFinishTime() *timestamppb.Timestamp {
 		return x.FinishTime
 	}
 	return nil
+}
+
+func (x *Run) GetProcessed() int64 {
+	if x != nil {
+		return x.Processed
+	}
+	return 0
+}
+
+func (x *Run) GetTotal() int64 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
 }
 
 // RunCounts count a run's items by outcome.
@@ -1042,7 +1070,7 @@ var File_handybind_v1_run_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x16handybind/v1/run.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x05\n" +
+	"\x16handybind/v1/run.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x05\n" +
 	"\x03Run\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12*\n" +
@@ -1062,7 +1090,10 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
 	"\vfinish_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xc3\x01\n" +
+	"finishTime\x12\x1c\n" +
+	"\tprocessed\x18\x0f \x01(\x03R\tprocessed\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x03H\x00R\x05total\x88\x01\x01B\b\n" +
+	"\x06_total\"\xc3\x01\n" +
 	"\tRunCounts\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x05R\aupdated\x12\x1c\n" +
@@ -1122,14 +1153,16 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"\x17RUN_TRIGGER_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RUN_TRIGGER_SCHEDULE\x10\x01\x12\x16\n" +
 	"\x12RUN_TRIGGER_MANUAL\x10\x02\x12\x1a\n" +
-	"\x16RUN_TRIGGER_ACTIVATION\x10\x03*\x98\x01\n" +
+	"\x16RUN_TRIGGER_ACTIVATION\x10\x03*\xcc\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n" +
 	"\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
 	"\x11RUN_STATE_PARTIAL\x10\x04\x12\x14\n" +
-	"\x10RUN_STATE_FAILED\x10\x05*\x85\x01\n" +
+	"\x10RUN_STATE_FAILED\x10\x05\x12\x17\n" +
+	"\x13RUN_STATE_ABANDONED\x10\x06\x12\x19\n" +
+	"\x15RUN_STATE_INTERRUPTED\x10\a*\x85\x01\n" +
 	"\rRunItemEntity\x12\x1f\n" +
 	"\x1bRUN_ITEM_ENTITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RUN_ITEM_ENTITY_PRODUCT\x10\x01\x12\x1c\n" +
@@ -1222,6 +1255,7 @@ func file_handybind_v1_run_proto_init() {
 	if File_handybind_v1_run_proto != nil {
 		return
 	}
+	file_handybind_v1_run_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -130,6 +130,10 @@ type runRow struct {
 	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
 	StartedAt       sql.NullTime
 	FinishedAt      sql.NullTime
+	LeaseOwner      string
+	LeaseExpiresAt  sql.NullTime
+	Processed       int
+	Total           sql.NullInt64
 }
 
 func (runRow) TableName() string { return "runs" }
@@ -156,6 +160,10 @@ func toRunRow(r *store.Run) *runRow {
 		CreatedAt:       r.CreatedAt,
 		StartedAt:       nullTime(r.StartedAt),
 		FinishedAt:      nullTime(r.FinishedAt),
+		LeaseOwner:      r.LeaseOwner,
+		LeaseExpiresAt:  nullTime(r.LeaseExpiresAt),
+		Processed:       r.Processed,
+		Total:           sql.NullInt64{Int64: int64(r.Total), Valid: r.Total >= 0},
 	}
 }
 
@@ -179,10 +187,14 @@ func (r *runRow) toStore() *store.Run {
 			Failed:    r.FailedCount,
 			Waiting:   r.WaitingCount,
 		},
-		Error:      r.Error,
-		CreatedAt:  r.CreatedAt.UTC(),
-		StartedAt:  fromNullTime(r.StartedAt),
-		FinishedAt: fromNullTime(r.FinishedAt),
+		Error:          r.Error,
+		CreatedAt:      r.CreatedAt.UTC(),
+		StartedAt:      fromNullTime(r.StartedAt),
+		FinishedAt:     fromNullTime(r.FinishedAt),
+		LeaseOwner:     r.LeaseOwner,
+		LeaseExpiresAt: fromNullTime(r.LeaseExpiresAt),
+		Processed:      r.Processed,
+		Total:          total(r.Total),
 	}
 }
 
@@ -332,4 +344,11 @@ func (auditEventRow) TableName() string { return "audit_events" }
 func (r *auditEventRow) toStore() *store.AuditEvent {
 	return &store.AuditEvent{ID: r.ID, Time: r.Time, KeyID: r.KeyID, Role: store.Role(r.Role), Tenant: r.Tenant,
 		Method: r.Method, Resource: r.Resource, Outcome: r.Outcome}
+}
+
+func total(n sql.NullInt64) int {
+	if !n.Valid {
+		return -1
+	}
+	return int(n.Int64)
 }
