@@ -117,6 +117,8 @@ func (c *Client) Customer(ctx context.Context, code string) (Customer, error) {
 type SalesQuery struct {
 	Deleted bool
 	Window  *Window
+	// OnTotal, when set, is told how many sales the query matches before the first one.
+	OnTotal func(int)
 }
 
 // SalesOrders lists sales orders, oldest first; each one is checked (see SalesOrder.Check).
@@ -126,7 +128,7 @@ func (c *Client) SalesOrders(ctx context.Context, sq SalesQuery) iter.Seq2[Sales
 		c.windowQuery(q, *sq.Window)
 	}
 	return func(yield func(SalesOrder, error) bool) {
-		for o, err := range list[SalesOrder](c, ctx, "/salesOrder", "salesOrders", q) {
+		for o, err := range listCounted[SalesOrder](c, ctx, "/salesOrder", "salesOrders", q, sq.OnTotal) {
 			if err == nil {
 				if cerr := o.Check(); cerr != nil {
 					err = fmt.Errorf("handy GET /salesOrder: sales order %d: %w", o.ID, cerr)
@@ -141,13 +143,13 @@ func (c *Client) SalesOrders(ctx context.Context, sq SalesQuery) iter.Seq2[Sales
 
 // CreatedSales lists sales that reached Handy between from and to (by dateCreated, so that orders
 // from devices that were offline are not missed).
-func (c *Client) CreatedSales(ctx context.Context, from, to time.Time) iter.Seq2[SalesOrder, error] {
-	return c.SalesOrders(ctx, SalesQuery{Window: &Window{Field: DateCreated, Start: from, End: to}})
+func (c *Client) CreatedSales(ctx context.Context, from, to time.Time, onTotal func(int)) iter.Seq2[SalesOrder, error] {
+	return c.SalesOrders(ctx, SalesQuery{Window: &Window{Field: DateCreated, Start: from, End: to}, OnTotal: onTotal})
 }
 
 // DeletedSales lists sales deleted between from and to (by dateDeleted).
-func (c *Client) DeletedSales(ctx context.Context, from, to time.Time) iter.Seq2[SalesOrder, error] {
-	return c.SalesOrders(ctx, SalesQuery{Deleted: true, Window: &Window{Field: DateDeleted, Start: from, End: to}})
+func (c *Client) DeletedSales(ctx context.Context, from, to time.Time, onTotal func(int)) iter.Seq2[SalesOrder, error] {
+	return c.SalesOrders(ctx, SalesQuery{Deleted: true, Window: &Window{Field: DateDeleted, Start: from, End: to}, OnTotal: onTotal})
 }
 
 // SalesOrder returns one sales order; an unknown id is ErrNotFound.

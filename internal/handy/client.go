@@ -250,6 +250,12 @@ func rateLimitWait(h http.Header, now time.Time) time.Duration {
 // list pages through a collection by following pagination.nextPage, using only its query, always
 // against the configured base URL, until it is null.
 func list[T any](c *Client, ctx context.Context, resource, field string, q url.Values) iter.Seq2[T, error] {
+	return listCounted[T](c, ctx, resource, field, q, nil)
+}
+
+// listCounted is list that also tells onTotal, once, how many items the whole list has (Handy's
+// totalCount on the first page), before the first item.
+func listCounted[T any](c *Client, ctx context.Context, resource, field string, q url.Values, onTotal func(int)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		q.Set("max", strconv.Itoa(PageSize))
@@ -273,15 +279,19 @@ func list[T any](c *Client, ctx context.Context, resource, field string, q url.V
 				yield(zero, fmt.Errorf("handy GET %s: the answer has no %q list", resource, field))
 				return
 			}
-			for _, it := range items {
-				if !yield(it, nil) {
-					return
-				}
-			}
 			var p Pagination
 			if raw, ok := page["pagination"]; ok {
 				if err := json.Unmarshal(raw, &p); err != nil {
 					yield(zero, fmt.Errorf("handy GET %s: malformed pagination: %w", resource, err))
+					return
+				}
+			}
+			if onTotal != nil {
+				onTotal(int(p.TotalCount))
+				onTotal = nil
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
 			}

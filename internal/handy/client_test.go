@@ -133,7 +133,7 @@ func TestPagingOverThreePages(t *testing.T) {
 	for i := range 250 {
 		want = append(want, a.sale(t, base.Add(time.Duration(i)*time.Second)).ID)
 	}
-	got := ids(t, a.c.CreatedSales(context.Background(), base, base.Add(time.Hour)))
+	got := ids(t, a.c.CreatedSales(context.Background(), base, base.Add(time.Hour), nil))
 	require.Equal(t, want, got, "every sale once, oldest first")
 	require.Equal(t, 3, a.sim.Count("GET /salesOrder"))
 	for i, r := range a.sim.Requests() {
@@ -156,11 +156,11 @@ func TestCreatedAndDeletedWindowsUseTheirDateField(t *testing.T) {
 	require.NoError(t, a.sim.DeleteSale(early.ID, day.Add(21*time.Hour), a.seller.ID))
 
 	// Created 09:00–12:00 UTC: the early sale, but it is deleted now, so the created stream has none.
-	require.Empty(t, ids(t, a.c.CreatedSales(ctx, day.Add(9*time.Hour), day.Add(12*time.Hour))))
-	require.Equal(t, []int64{late.ID}, ids(t, a.c.CreatedSales(ctx, day.Add(19*time.Hour), day.Add(22*time.Hour))))
+	require.Empty(t, ids(t, a.c.CreatedSales(ctx, day.Add(9*time.Hour), day.Add(12*time.Hour), nil)))
+	require.Equal(t, []int64{late.ID}, ids(t, a.c.CreatedSales(ctx, day.Add(19*time.Hour), day.Add(22*time.Hour), nil)))
 	// Deleted 20:30–22:00 UTC: windowed by dateDeleted, not dateCreated.
-	require.Equal(t, []int64{early.ID}, ids(t, a.c.DeletedSales(ctx, day.Add(20*time.Hour+30*time.Minute), day.Add(22*time.Hour))))
-	require.Empty(t, ids(t, a.c.DeletedSales(ctx, day.Add(9*time.Hour), day.Add(12*time.Hour))))
+	require.Equal(t, []int64{early.ID}, ids(t, a.c.DeletedSales(ctx, day.Add(20*time.Hour+30*time.Minute), day.Add(22*time.Hour), nil)))
+	require.Empty(t, ids(t, a.c.DeletedSales(ctx, day.Add(9*time.Hour), day.Add(12*time.Hour), nil)))
 
 	var queries []url.Values
 	for _, r := range a.sim.Requests() {
@@ -186,7 +186,7 @@ func TestWindowStraddlingMidnight(t *testing.T) {
 	before := a.sale(t, time.Date(2026, 3, 3, 5, 50, 0, 0, time.UTC))
 	after := a.sale(t, time.Date(2026, 3, 3, 6, 10, 0, 0, time.UTC))
 	a.sale(t, time.Date(2026, 3, 3, 6, 40, 0, 0, time.UTC))
-	got := ids(t, a.c.CreatedSales(context.Background(), time.Date(2026, 3, 3, 5, 45, 0, 0, time.UTC), time.Date(2026, 3, 3, 6, 15, 0, 0, time.UTC)))
+	got := ids(t, a.c.CreatedSales(context.Background(), time.Date(2026, 3, 3, 5, 45, 0, 0, time.UTC), time.Date(2026, 3, 3, 6, 15, 0, 0, time.UTC), nil))
 	require.Equal(t, []int64{before.ID, after.ID}, got)
 	q, _ := url.ParseQuery(a.sim.Requests()[0].Query)
 	require.Equal(t, "02/03/2026 23:45:00", q.Get("start"))
@@ -200,20 +200,20 @@ func TestWindowStraddlingUTCOffsetChange(t *testing.T) {
 	// happened twice. A sale in each of them:
 	first := a.sale(t, time.Date(2022, 10, 30, 6, 40, 0, 0, time.UTC))  // 01:40 CDT
 	second := a.sale(t, time.Date(2022, 10, 30, 7, 20, 0, 0, time.UTC)) // 01:20 CST
-	got := ids(t, a.c.CreatedSales(context.Background(), time.Date(2022, 10, 30, 6, 30, 0, 0, time.UTC), time.Date(2022, 10, 30, 7, 30, 0, 0, time.UTC)))
+	got := ids(t, a.c.CreatedSales(context.Background(), time.Date(2022, 10, 30, 6, 30, 0, 0, time.UTC), time.Date(2022, 10, 30, 7, 30, 0, 0, time.UTC), nil))
 	require.Equal(t, []int64{first.ID, second.ID}, got, "both sales of the repeated hour are read")
 
 	// And the spring change (3 Apr 2022, 02:00 CST → 03:00 CDT), where an hour of wall time never happened.
 	spring1 := a.sale(t, time.Date(2022, 4, 3, 7, 50, 0, 0, time.UTC)) // 01:50 CST
 	spring2 := a.sale(t, time.Date(2022, 4, 3, 8, 10, 0, 0, time.UTC)) // 03:10 CDT
-	got = ids(t, a.c.CreatedSales(context.Background(), time.Date(2022, 4, 3, 7, 45, 0, 0, time.UTC), time.Date(2022, 4, 3, 8, 15, 0, 0, time.UTC)))
+	got = ids(t, a.c.CreatedSales(context.Background(), time.Date(2022, 4, 3, 7, 45, 0, 0, time.UTC), time.Date(2022, 4, 3, 8, 15, 0, 0, time.UTC), nil))
 	require.Equal(t, []int64{spring1.ID, spring2.ID}, got)
 }
 
 func TestTimeZoneIsTheConnectionsNotTheMachines(t *testing.T) {
 	t.Parallel()
 	a := newAccount(t, func(o *handy.Options) { o.Location = mustZone("America/Tijuana") })
-	_, err := handy.All(a.c.CreatedSales(context.Background(), time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)))
+	_, err := handy.All(a.c.CreatedSales(context.Background(), time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), nil))
 	require.NoError(t, err)
 	q, _ := url.ParseQuery(a.sim.Requests()[0].Query)
 	require.Equal(t, "02/03/2026 01:00:00", q.Get("start"), "09:00 UTC is 01:00 in Tijuana (UTC−8)")
@@ -362,9 +362,9 @@ func TestEditIsDeleteAndNewOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, orig.ID, edited.ID)
 
-	created := ids(t, a.c.CreatedSales(ctx, t0.Add(-time.Minute), t0.Add(10*time.Minute)))
+	created := ids(t, a.c.CreatedSales(ctx, t0.Add(-time.Minute), t0.Add(10*time.Minute), nil))
 	require.Equal(t, []int64{edited.ID}, created)
-	deleted, err := handy.All(a.c.DeletedSales(ctx, t0, t0.Add(10*time.Minute)))
+	deleted, err := handy.All(a.c.DeletedSales(ctx, t0, t0.Add(10*time.Minute), nil))
 	require.NoError(t, err)
 	require.Len(t, deleted, 1)
 	require.Equal(t, orig.ID, deleted[0].ID)
@@ -478,7 +478,7 @@ func TestLateMobileSaleIsFoundByArrival(t *testing.T) {
 	require.NoError(t, err)
 	// A device that was offline: captured two hours before it reached Handy. The created stream
 	// windows by arrival, so the sale is in the window that covers its arrival...
-	require.Equal(t, []int64{o.ID}, ids(t, a.c.CreatedSales(context.Background(), arrived.Add(-5*time.Minute), arrived.Add(5*time.Minute))))
+	require.Equal(t, []int64{o.ID}, ids(t, a.c.CreatedSales(context.Background(), arrived.Add(-5*time.Minute), arrived.Add(5*time.Minute), nil)))
 	// ...and a window on the capture time would have been passed already.
 	got, err := handy.All(a.c.SalesOrders(context.Background(), handy.SalesQuery{Window: &handy.Window{Field: handy.MobileDateCreated, Start: arrived.Add(-5 * time.Minute), End: arrived.Add(5 * time.Minute)}}))
 	require.NoError(t, err)

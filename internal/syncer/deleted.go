@@ -20,7 +20,7 @@ func (s *session) deletedSales(ctx context.Context) error {
 		return err
 	}
 	retry := false
-	for sale, err := range s.handy.DeletedSales(ctx, from, to) {
+	for sale, err := range s.handy.DeletedSales(ctx, from, to, s.expect) {
 		if err != nil {
 			return err
 		}

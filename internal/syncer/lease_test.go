@@ -170,6 +170,8 @@ func TestStuckSyncIsStoppedAndALongOneIsNot(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, store.RunSucceeded, r.State, r.Error)
 		require.Equal(t, backlog, createdSales(w.items(r)))
+		require.Equal(t, backlog, r.Total, "the window's count, from Handy's pagination")
+		require.Equal(t, backlog, r.Processed)
 		require.Greater(t, time.Since(start), 3*400*time.Millisecond, "the run lasted several stall timeouts")
 		require.GreaterOrEqual(t, len(seen), 3, "processed was seen growing while it ran: %v", seen)
 		require.IsIncreasing(t, seen)

@@ -72,7 +72,7 @@ func (s *session) sales(ctx context.Context) error {
 	// (the next window reaches Overlap further back, and links de-duplicate).
 	cursor, ordered, sinceCheckpoint := from.Add(Overlap), true, 0
 	var last time.Time
-	for sale, err := range s.handy.CreatedSales(ctx, from, to) {
+	for sale, err := range s.handy.CreatedSales(ctx, from, to, s.expect) {
 		if err != nil {
 			return err
 		}
