@@ -42,6 +42,11 @@ func NewConnectionServer(svc *connection.Service, activate Activator, salesFrom 
 // that out: it is one more read per connection).
 func (s *ConnectionServer) one(ctx context.Context, c *store.Connection) (*pb.Connection, error) {
 	out := connectionToProto(c)
+	health, err := s.svc.Health(ctx, []*store.Connection{c})
+	if err != nil {
+		return nil, err
+	}
+	out.Health = healthToProto(health[c.ID])
 	if s.salesFrom != nil {
 		from, err := s.salesFrom(ctx, c)
 		if err != nil {
@@ -120,9 +125,14 @@ func (s *ConnectionServer) ListConnections(ctx context.Context, req *pb.ListConn
 	if err != nil {
 		return nil, err
 	}
+	health, err := s.svc.Health(ctx, cs)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListConnectionsResponse{NextPageToken: next, Connections: make([]*pb.Connection, len(cs))}
 	for i, c := range cs {
 		out.Connections[i] = connectionToProto(c)
+		out.Connections[i].Health = healthToProto(health[c.ID])
 	}
 	return out, nil
 }

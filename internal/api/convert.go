@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/store"
 )
 
@@ -175,4 +176,25 @@ func runItemToProto(i *store.RunItem) *pb.RunItem {
 		MappingVersion: i.MappingVersion,
 		CreateTime:     timestamp(i.CreatedAt),
 	}
+}
+
+var healthStates = map[connection.HealthState]pb.HealthState{
+	connection.HealthOK:      pb.HealthState_HEALTH_STATE_OK,
+	connection.HealthLate:    pb.HealthState_HEALTH_STATE_LATE,
+	connection.HealthFailing: pb.HealthState_HEALTH_STATE_FAILING,
+}
+
+// healthToProto converts an active connection's health; an inactive one has none.
+func healthToProto(h connection.Health) *pb.ConnectionHealth {
+	if h.State == "" {
+		return nil
+	}
+	out := &pb.ConnectionHealth{State: healthStates[h.State], Since: timestamp(h.Since), Reason: h.Reason}
+	for _, kind := range []store.SyncKind{store.SyncProducts, store.SyncSales, store.SyncDeletedSales} {
+		if sh, ok := h.Syncs[kind]; ok {
+			out.Syncs = append(out.Syncs, &pb.SyncHealth{Kind: syncKinds[kind], LastSuccessTime: timestamp(sh.LastSuccess),
+				LastFailureTime: timestamp(sh.LastFailure), LastError: sh.LastError})
+		}
+	}
+	return out
 }

@@ -85,8 +85,20 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Equal(t, strconv.FormatInt(sale.ID, 10), item["handyId"])
 		require.Equal(t, orders[0].ID, item["bindId"])
 
-		// The run shows in the metrics.
+		// The connection is healthy, over gRPC and REST, with each kind's last success.
+		got, err := h.connections.GetConnection(ctx, &pb.GetConnectionRequest{Id: c.GetId()})
+		require.NoError(t, err)
+		require.Equal(t, pb.HealthState_HEALTH_STATE_OK, got.GetHealth().GetState(), got.GetHealth().GetReason())
+		require.WithinDuration(t, sales.GetFinishTime().AsTime(), got.GetHealth().GetSince().AsTime(), time.Millisecond)
+		require.Len(t, got.GetHealth().GetSyncs(), 2, "products and sales have run")
+		listed := h.do(t, http.MethodGet, "/v1/connections", "")
+		require.Contains(t, listed.raw, `"state":"HEALTH_STATE_OK"`)
+
+		// The run and the health show in the metrics.
 		m := h.admin(t, "/metrics")
+		require.Contains(t, m.raw, `handybind_connections{health="ok"} 1`)
+		require.Contains(t, m.raw, `handybind_connections{health="late"} 0`)
+		require.Contains(t, m.raw, "handybind_sales_sync_oldest_success_age_seconds ")
 		require.Equal(t, http.StatusOK, m.status)
 		require.Contains(t, m.raw, `handybind_sync_runs_total{kind="sales",state="succeeded"} 1`)
 		require.Contains(t, m.raw, `handybind_sync_items_total{entity="sale",kind="sales",outcome="created"} 1`)

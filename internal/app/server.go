@@ -145,7 +145,16 @@ func (s *Server) build(ctx context.Context) error {
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	connections := api.NewConnectionServer(connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress), activate, s.engine.SalesFrom, s.log)
+	connSvc := connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress)
+	s.metrics.WatchHealth(func(ctx context.Context) (map[string]int, time.Duration, error) {
+		counts, oldest, err := connSvc.HealthCounts(ctx)
+		out := make(map[string]int, len(counts))
+		for h, n := range counts {
+			out[string(h)] = n
+		}
+		return out, oldest, err
+	})
+	connections := api.NewConnectionServer(connSvc, activate, s.engine.SalesFrom, s.log)
 	runs := api.NewRunServer(run.NewService(st, s.queue))
 	mappings := api.NewMappingServer(s.mappings)
 	audit := api.NewAuditServer(st)

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -52,6 +53,41 @@ func New() *Metrics {
 	r.MustRegister(m.RPCs, m.Runs, m.RunTime, m.Items, m.Pending, m.Failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// HealthFunc counts the active connections by health ("ok", "late", "failing") and gives the age
+// of the least recent last successful sales sync among them.
+type HealthFunc func(ctx context.Context) (counts map[string]int, oldest time.Duration, err error)
+
+// WatchHealth exposes, computed at each scrape, handybind_connections{health} and
+// handybind_sales_sync_oldest_success_age_seconds: alert on late or failing connections, and on
+// an age above 20 minutes. Per-connection detail is in the API, not in labels.
+func (m *Metrics) WatchHealth(fn HealthFunc) {
+	m.registry.MustRegister(&healthCollector{fn: fn,
+		connections: prometheus.NewDesc("handybind_connections", "Active connections by health: ok, late (no successful sales sync for 20 minutes) or failing (the last sales sync failed).", []string{"health"}, nil),
+		oldest:      prometheus.NewDesc("handybind_sales_sync_oldest_success_age_seconds", "Age of the least recent last successful sales sync among active connections.", nil, nil),
+	})
+}
+
+type healthCollector struct {
+	fn                  HealthFunc
+	connections, oldest *prometheus.Desc
+}
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.connections; ch <- c.oldest }
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, oldest, err := c.fn(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.connections, err)
+		return
+	}
+	for health, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(n), health)
+	}
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, oldest.Seconds())
 }
 
 // Handler serves the metrics in Prometheus' text format.

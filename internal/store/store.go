@@ -312,6 +312,18 @@ type SyncStateStore interface {
 	DeletePendingSale(ctx context.Context, connectionID, handyID string) error
 	// ListPendingSales returns up to limit pending sales of a connection, oldest first.
 	ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*PendingSale, error)
+	// PutSyncOutcome records how a sync of a connection ended: a success at at, or a failure at at
+	// with its error.
+	PutSyncOutcome(ctx context.Context, connectionID string, kind SyncKind, ok bool, at time.Time, errText string) error
+	// ListSyncHealth returns the sync outcomes of the given connections (every connection when
+	// ids is nil), by connection id and kind.
+	ListSyncHealth(ctx context.Context, ids []string) (map[string]map[SyncKind]SyncHealth, error)
+}
+
+// SyncHealth is when a kind of sync of a connection last succeeded and last failed (zero: never).
+type SyncHealth struct {
+	LastSuccess, LastFailure time.Time
+	LastError                string
 }
 
 // TenantPattern is what a tenant name looks like: a Handy company's short name (the API's

@@ -314,6 +314,12 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 	if err != nil {
 		return nil, err
 	}
+	if out.State != store.RunInterrupted {
+		ok := out.State == store.RunSucceeded || out.State == store.RunPartial
+		if err := e.d.Store.PutSyncOutcome(ctx, out.ConnectionID, out.Kind, ok, out.FinishedAt, out.Error); err != nil {
+			e.d.Log.WarnContext(ctx, "recording a sync's outcome", "run_id", out.ID, "error", err)
+		}
+	}
 	if errors.Is(runErr, bind.ErrCredentialsRejected) || errors.Is(runErr, handy.ErrCredentialsRejected) {
 		_, err := e.d.Store.UpdateConnection(ctx, r.run.ConnectionID, func(c *store.Connection) error {
 			c.State, c.StateReason = store.ConnectionError, runErr.Error()
@@ -423,7 +429,11 @@ func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.Sync
 				return ErrBusy
 			}
 			// Its process is gone: close it, and run now rather than wait for a sweep.
-			if _, err := tx.UpdateRun(ctx, r.ID, func(run *store.Run) error { e.abandon(run); return nil }); err != nil {
+			closed, err := tx.UpdateRun(ctx, r.ID, func(run *store.Run) error { e.abandon(run); return nil })
+			if err != nil {
+				return err
+			}
+			if err := tx.PutSyncOutcome(ctx, closed.ConnectionID, closed.Kind, false, closed.FinishedAt, AbandonedReason); err != nil {
 				return err
 			}
 			e.d.Log.WarnContext(ctx, "run abandoned", "run_id", r.ID, "connection_id", r.ConnectionID, "kind", r.Kind, "reason", AbandonedReason)

@@ -160,6 +160,9 @@ func (e *Engine) Reap(ctx context.Context) ([]*store.Run, error) {
 			return out, err
 		}
 		e.d.Log.WarnContext(ctx, "run abandoned", "run_id", closed.ID, "connection_id", closed.ConnectionID, "kind", closed.Kind, "reason", AbandonedReason)
+		if err := e.d.Store.PutSyncOutcome(ctx, closed.ConnectionID, closed.Kind, false, closed.FinishedAt, AbandonedReason); err != nil {
+			return out, err
+		}
 		out = append(out, closed)
 	}
 	return out, nil

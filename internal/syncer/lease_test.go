@@ -187,6 +187,11 @@ func TestStuckSyncIsStoppedAndALongOneIsNot(t *testing.T) {
 		require.Error(t, err, "the job is told to run it again")
 		require.Equal(t, store.RunFailed, r.State)
 		require.Contains(t, r.Error, "no progress for 400ms")
+		health, err := w.store.ListSyncHealth(ctx, []string{w.conn.ID})
+		require.NoError(t, err)
+		sales := health[w.conn.ID][store.SyncSales]
+		require.True(t, sales.LastFailure.After(sales.LastSuccess), "the connection's last sales sync failed")
+		require.Contains(t, sales.LastError, "no progress")
 	})
 }
 

@@ -87,6 +87,59 @@ func (ConnectionState) EnumDescriptor() ([]byte, []int) {
 	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{0}
 }
 
+// HealthState is an active connection's health.
+type HealthState int32
+
+const (
+	HealthState_HEALTH_STATE_UNSPECIFIED HealthState = 0
+	HealthState_HEALTH_STATE_OK          HealthState = 1
+	HealthState_HEALTH_STATE_LATE        HealthState = 2
+	HealthState_HEALTH_STATE_FAILING     HealthState = 3
+)
+
+// Enum value maps for HealthState.
+var (
+	HealthState_name = map[int32]string{
+		0: "HEALTH_STATE_UNSPECIFIED",
+		1: "HEALTH_STATE_OK",
+		2: "HEALTH_STATE_LATE",
+		3: "HEALTH_STATE_FAILING",
+	}
+	HealthState_value = map[string]int32{
+		"HEALTH_STATE_UNSPECIFIED": 0,
+		"HEALTH_STATE_OK":          1,
+		"HEALTH_STATE_LATE":        2,
+		"HEALTH_STATE_FAILING":     3,
+	}
+)
+
+func (x HealthState) Enum() *HealthState {
+	p := new(HealthState)
+	*p = x
+	return p
+}
+
+func (x HealthState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HealthState) Descriptor() protoreflect.EnumDescriptor {
+	return file_handybind_v1_connection_proto_enumTypes[1].Descriptor()
+}
+
+func (HealthState) Type() protoreflect.EnumType {
+	return &file_handybind_v1_connection_proto_enumTypes[1]
+}
+
+func (x HealthState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HealthState.Descriptor instead.
+func (HealthState) EnumDescriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{1}
+}
+
 // Connection links one Handy account to one Bind ERP company.
 type Connection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -119,7 +172,9 @@ type Connection struct {
 	Tenant string `protobuf:"bytes,13,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// Output only, on single reads: the next sales run reads the sales that reached Handy from this
 	// time on. Move it back with ActivateConnection's sales_since while the connection is paused.
-	SalesFrom     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=sales_from,json=salesFrom,proto3" json:"sales_from,omitempty"`
+	SalesFrom *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=sales_from,json=salesFrom,proto3" json:"sales_from,omitempty"`
+	// Output only, on active connections: whether sales reach Bind on time.
+	Health        *ConnectionHealth `protobuf:"bytes,15,opt,name=health,proto3" json:"health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,6 +307,156 @@ func (x *Connection) GetSalesFrom() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Connection) GetHealth() *ConnectionHealth {
+	if x != nil {
+		return x.Health
+	}
+	return nil
+}
+
+// ConnectionHealth says whether an active connection's sales reach Bind on time.
+type ConnectionHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// State is OK, LATE (no successful sales sync for more than two intervals, 20 minutes) or
+	// FAILING (the last sales sync failed).
+	State HealthState `protobuf:"varint,1,opt,name=state,proto3,enum=handybind.v1.HealthState" json:"state,omitempty"`
+	// Since the last successful sales sync (or the activation, when there was none).
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// Why it is late or failing, in words.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The last outcomes of each kind of sync.
+	Syncs         []*SyncHealth `protobuf:"bytes,4,rep,name=syncs,proto3" json:"syncs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionHealth) Reset() {
+	*x = ConnectionHealth{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionHealth) ProtoMessage() {}
+
+func (x *ConnectionHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionHealth.ProtoReflect.Descriptor instead.
+func (*ConnectionHealth) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConnectionHealth) GetState() HealthState {
+	if x != nil {
+		return x.State
+	}
+	return HealthState_HEALTH_STATE_UNSPECIFIED
+}
+
+func (x *ConnectionHealth) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ConnectionHealth) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ConnectionHealth) GetSyncs() []*SyncHealth {
+	if x != nil {
+		return x.Syncs
+	}
+	return nil
+}
+
+// SyncHealth is when one kind of sync of a connection last succeeded and last failed.
+type SyncHealth struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Kind            SyncKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=handybind.v1.SyncKind" json:"kind,omitempty"`
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	LastFailureTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_failure_time,json=lastFailureTime,proto3" json:"last_failure_time,omitempty"`
+	LastError       string                 `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SyncHealth) Reset() {
+	*x = SyncHealth{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncHealth) ProtoMessage() {}
+
+func (x *SyncHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncHealth.ProtoReflect.Descriptor instead.
+func (*SyncHealth) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SyncHealth) GetKind() SyncKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SyncKind_SYNC_KIND_UNSPECIFIED
+}
+
+func (x *SyncHealth) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *SyncHealth) GetLastFailureTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFailureTime
+	}
+	return nil
+}
+
+func (x *SyncHealth) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
 // HandyCredentials say how to reach a Handy account.
 type HandyCredentials struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -267,7 +472,7 @@ type HandyCredentials struct {
 
 func (x *HandyCredentials) Reset() {
 	*x = HandyCredentials{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[1]
+	mi := &file_handybind_v1_connection_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +484,7 @@ func (x *HandyCredentials) String() string {
 func (*HandyCredentials) ProtoMessage() {}
 
 func (x *HandyCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[1]
+	mi := &file_handybind_v1_connection_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +497,7 @@ func (x *HandyCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandyCredentials.ProtoReflect.Descriptor instead.
 func (*HandyCredentials) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{1}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HandyCredentials) GetBaseUrl() string {
@@ -333,7 +538,7 @@ type BindCredentials struct {
 
 func (x *BindCredentials) Reset() {
 	*x = BindCredentials{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[2]
+	mi := &file_handybind_v1_connection_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +550,7 @@ func (x *BindCredentials) String() string {
 func (*BindCredentials) ProtoMessage() {}
 
 func (x *BindCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[2]
+	mi := &file_handybind_v1_connection_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +563,7 @@ func (x *BindCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindCredentials.ProtoReflect.Descriptor instead.
 func (*BindCredentials) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{2}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BindCredentials) GetBaseUrl() string {
@@ -408,7 +613,7 @@ type ConnectionSettings struct {
 
 func (x *ConnectionSettings) Reset() {
 	*x = ConnectionSettings{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[3]
+	mi := &file_handybind_v1_connection_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +625,7 @@ func (x *ConnectionSettings) String() string {
 func (*ConnectionSettings) ProtoMessage() {}
 
 func (x *ConnectionSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[3]
+	mi := &file_handybind_v1_connection_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +638,7 @@ func (x *ConnectionSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionSettings.ProtoReflect.Descriptor instead.
 func (*ConnectionSettings) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{3}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConnectionSettings) GetPriceList() string {
@@ -488,7 +693,7 @@ type ResolvedBindIds struct {
 
 func (x *ResolvedBindIds) Reset() {
 	*x = ResolvedBindIds{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[4]
+	mi := &file_handybind_v1_connection_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +705,7 @@ func (x *ResolvedBindIds) String() string {
 func (*ResolvedBindIds) ProtoMessage() {}
 
 func (x *ResolvedBindIds) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[4]
+	mi := &file_handybind_v1_connection_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +718,7 @@ func (x *ResolvedBindIds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolvedBindIds.ProtoReflect.Descriptor instead.
 func (*ResolvedBindIds) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{4}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ResolvedBindIds) GetPriceListId() string {
@@ -577,7 +782,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[5]
+	mi := &file_handybind_v1_connection_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +794,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[5]
+	mi := &file_handybind_v1_connection_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +807,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{5}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Schedule) GetProducts() string {
@@ -635,7 +840,7 @@ type CreateConnectionRequest struct {
 
 func (x *CreateConnectionRequest) Reset() {
 	*x = CreateConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[6]
+	mi := &file_handybind_v1_connection_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +852,7 @@ func (x *CreateConnectionRequest) String() string {
 func (*CreateConnectionRequest) ProtoMessage() {}
 
 func (x *CreateConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[6]
+	mi := &file_handybind_v1_connection_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +865,7 @@ func (x *CreateConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateConnectionRequest.ProtoReflect.Descriptor instead.
 func (*CreateConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{6}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateConnectionRequest) GetConnection() *Connection {
@@ -679,7 +884,7 @@ type GetConnectionRequest struct {
 
 func (x *GetConnectionRequest) Reset() {
 	*x = GetConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[7]
+	mi := &file_handybind_v1_connection_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +896,7 @@ func (x *GetConnectionRequest) String() string {
 func (*GetConnectionRequest) ProtoMessage() {}
 
 func (x *GetConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[7]
+	mi := &file_handybind_v1_connection_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +909,7 @@ func (x *GetConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectionRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{7}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetConnectionRequest) GetId() string {
@@ -730,7 +935,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[8]
+	mi := &file_handybind_v1_connection_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +947,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[8]
+	mi := &file_handybind_v1_connection_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +960,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{8}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListConnectionsRequest) GetPageSize() int32 {
@@ -797,7 +1002,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[9]
+	mi := &file_handybind_v1_connection_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1014,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[9]
+	mi := &file_handybind_v1_connection_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1027,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{9}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -852,7 +1057,7 @@ type UpdateConnectionRequest struct {
 
 func (x *UpdateConnectionRequest) Reset() {
 	*x = UpdateConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[10]
+	mi := &file_handybind_v1_connection_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +1069,7 @@ func (x *UpdateConnectionRequest) String() string {
 func (*UpdateConnectionRequest) ProtoMessage() {}
 
 func (x *UpdateConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[10]
+	mi := &file_handybind_v1_connection_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +1082,7 @@ func (x *UpdateConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateConnectionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{10}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateConnectionRequest) GetConnection() *Connection {
@@ -903,7 +1108,7 @@ type DeleteConnectionRequest struct {
 
 func (x *DeleteConnectionRequest) Reset() {
 	*x = DeleteConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[11]
+	mi := &file_handybind_v1_connection_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1120,7 @@ func (x *DeleteConnectionRequest) String() string {
 func (*DeleteConnectionRequest) ProtoMessage() {}
 
 func (x *DeleteConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[11]
+	mi := &file_handybind_v1_connection_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1133,7 @@ func (x *DeleteConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{11}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteConnectionRequest) GetId() string {
@@ -951,7 +1156,7 @@ type ActivateConnectionRequest struct {
 
 func (x *ActivateConnectionRequest) Reset() {
 	*x = ActivateConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[12]
+	mi := &file_handybind_v1_connection_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1168,7 @@ func (x *ActivateConnectionRequest) String() string {
 func (*ActivateConnectionRequest) ProtoMessage() {}
 
 func (x *ActivateConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[12]
+	mi := &file_handybind_v1_connection_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1181,7 @@ func (x *ActivateConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateConnectionRequest.ProtoReflect.Descriptor instead.
 func (*ActivateConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{12}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ActivateConnectionRequest) GetId() string {
@@ -1002,7 +1207,7 @@ type PauseConnectionRequest struct {
 
 func (x *PauseConnectionRequest) Reset() {
 	*x = PauseConnectionRequest{}
-	mi := &file_handybind_v1_connection_proto_msgTypes[13]
+	mi := &file_handybind_v1_connection_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1219,7 @@ func (x *PauseConnectionRequest) String() string {
 func (*PauseConnectionRequest) ProtoMessage() {}
 
 func (x *PauseConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_connection_proto_msgTypes[13]
+	mi := &file_handybind_v1_connection_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1232,7 @@ func (x *PauseConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectionRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{13}
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PauseConnectionRequest) GetId() string {
@@ -1041,7 +1246,7 @@ var File_handybind_v1_connection_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\n" +
-	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb0\x06\n" +
+	"\x1dhandybind/v1/connection.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16handybind/v1/run.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xef\x06\n" +
 	"\n" +
 	"Connection\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x02id\x12+\n" +
@@ -1061,7 +1266,20 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"updateTime\x12=\n" +
 	"\x06tenant\x18\r \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x06tenant\x12@\n" +
 	"\n" +
-	"sales_from\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\tsalesFrom\"\xa8\x02\n" +
+	"sales_from\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\tsalesFrom\x12=\n" +
+	"\x06health\x18\x0f \x01(\v2\x1e.handybind.v1.ConnectionHealthB\x05\x92A\x02@\x01R\x06health\"\xbd\x01\n" +
+	"\x10ConnectionHealth\x12/\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x19.handybind.v1.HealthStateR\x05state\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n" +
+	"\x05syncs\x18\x04 \x03(\v2\x18.handybind.v1.SyncHealthR\x05syncs\"\xe7\x01\n" +
+	"\n" +
+	"SyncHealth\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.handybind.v1.SyncKindR\x04kind\x12F\n" +
+	"\x11last_success_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12F\n" +
+	"\x11last_failure_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastFailureTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\"\xa8\x02\n" +
 	"\x10HandyCredentials\x12\xaf\x01\n" +
 	"\bbase_url\x18\x01 \x01(\tB\x93\x01\xbaH\x8f\x01\xba\x01\x83\x01\n" +
 	"\rbase_url.http\x12%must be an absolute http or https URL\x1aKthis.isUri() && (this.startsWith('https://') || this.startsWith('http://'))\xd8\x01\x01r\x03\x18\x80\x10R\abaseUrl\x12>\n" +
@@ -1132,7 +1350,12 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\x16CONNECTION_STATE_DRAFT\x10\x01\x12\x1b\n" +
 	"\x17CONNECTION_STATE_ACTIVE\x10\x02\x12\x1b\n" +
 	"\x17CONNECTION_STATE_PAUSED\x10\x03\x12\x1a\n" +
-	"\x16CONNECTION_STATE_ERROR\x10\x042\xed\x06\n" +
+	"\x16CONNECTION_STATE_ERROR\x10\x04*q\n" +
+	"\vHealthState\x12\x1c\n" +
+	"\x18HEALTH_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fHEALTH_STATE_OK\x10\x01\x12\x15\n" +
+	"\x11HEALTH_STATE_LATE\x10\x02\x12\x18\n" +
+	"\x14HEALTH_STATE_FAILING\x10\x032\xed\x06\n" +
 	"\x11ConnectionService\x12x\n" +
 	"\x10CreateConnection\x12%.handybind.v1.CreateConnectionRequest\x1a\x18.handybind.v1.Connection\"#\x82\xd3\xe4\x93\x02\x1d:\n" +
 	"connection\"\x0f/v1/connections\x12k\n" +
@@ -1162,64 +1385,75 @@ func file_handybind_v1_connection_proto_rawDescGZIP() []byte {
 	return file_handybind_v1_connection_proto_rawDescData
 }
 
-var file_handybind_v1_connection_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_handybind_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_handybind_v1_connection_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_handybind_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_handybind_v1_connection_proto_goTypes = []any{
 	(ConnectionState)(0),              // 0: handybind.v1.ConnectionState
-	(*Connection)(nil),                // 1: handybind.v1.Connection
-	(*HandyCredentials)(nil),          // 2: handybind.v1.HandyCredentials
-	(*BindCredentials)(nil),           // 3: handybind.v1.BindCredentials
-	(*ConnectionSettings)(nil),        // 4: handybind.v1.ConnectionSettings
-	(*ResolvedBindIds)(nil),           // 5: handybind.v1.ResolvedBindIds
-	(*Schedule)(nil),                  // 6: handybind.v1.Schedule
-	(*CreateConnectionRequest)(nil),   // 7: handybind.v1.CreateConnectionRequest
-	(*GetConnectionRequest)(nil),      // 8: handybind.v1.GetConnectionRequest
-	(*ListConnectionsRequest)(nil),    // 9: handybind.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil),   // 10: handybind.v1.ListConnectionsResponse
-	(*UpdateConnectionRequest)(nil),   // 11: handybind.v1.UpdateConnectionRequest
-	(*DeleteConnectionRequest)(nil),   // 12: handybind.v1.DeleteConnectionRequest
-	(*ActivateConnectionRequest)(nil), // 13: handybind.v1.ActivateConnectionRequest
-	(*PauseConnectionRequest)(nil),    // 14: handybind.v1.PauseConnectionRequest
-	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 16: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 17: google.protobuf.Empty
+	(HealthState)(0),                  // 1: handybind.v1.HealthState
+	(*Connection)(nil),                // 2: handybind.v1.Connection
+	(*ConnectionHealth)(nil),          // 3: handybind.v1.ConnectionHealth
+	(*SyncHealth)(nil),                // 4: handybind.v1.SyncHealth
+	(*HandyCredentials)(nil),          // 5: handybind.v1.HandyCredentials
+	(*BindCredentials)(nil),           // 6: handybind.v1.BindCredentials
+	(*ConnectionSettings)(nil),        // 7: handybind.v1.ConnectionSettings
+	(*ResolvedBindIds)(nil),           // 8: handybind.v1.ResolvedBindIds
+	(*Schedule)(nil),                  // 9: handybind.v1.Schedule
+	(*CreateConnectionRequest)(nil),   // 10: handybind.v1.CreateConnectionRequest
+	(*GetConnectionRequest)(nil),      // 11: handybind.v1.GetConnectionRequest
+	(*ListConnectionsRequest)(nil),    // 12: handybind.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),   // 13: handybind.v1.ListConnectionsResponse
+	(*UpdateConnectionRequest)(nil),   // 14: handybind.v1.UpdateConnectionRequest
+	(*DeleteConnectionRequest)(nil),   // 15: handybind.v1.DeleteConnectionRequest
+	(*ActivateConnectionRequest)(nil), // 16: handybind.v1.ActivateConnectionRequest
+	(*PauseConnectionRequest)(nil),    // 17: handybind.v1.PauseConnectionRequest
+	(*timestamppb.Timestamp)(nil),     // 18: google.protobuf.Timestamp
+	(SyncKind)(0),                     // 19: handybind.v1.SyncKind
+	(*fieldmaskpb.FieldMask)(nil),     // 20: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),             // 21: google.protobuf.Empty
 }
 var file_handybind_v1_connection_proto_depIdxs = []int32{
-	2,  // 0: handybind.v1.Connection.handy:type_name -> handybind.v1.HandyCredentials
-	3,  // 1: handybind.v1.Connection.bind:type_name -> handybind.v1.BindCredentials
-	4,  // 2: handybind.v1.Connection.settings:type_name -> handybind.v1.ConnectionSettings
+	5,  // 0: handybind.v1.Connection.handy:type_name -> handybind.v1.HandyCredentials
+	6,  // 1: handybind.v1.Connection.bind:type_name -> handybind.v1.BindCredentials
+	7,  // 2: handybind.v1.Connection.settings:type_name -> handybind.v1.ConnectionSettings
 	0,  // 3: handybind.v1.Connection.state:type_name -> handybind.v1.ConnectionState
-	5,  // 4: handybind.v1.Connection.resolved:type_name -> handybind.v1.ResolvedBindIds
-	6,  // 5: handybind.v1.Connection.schedule:type_name -> handybind.v1.Schedule
-	15, // 6: handybind.v1.Connection.create_time:type_name -> google.protobuf.Timestamp
-	15, // 7: handybind.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
-	15, // 8: handybind.v1.Connection.sales_from:type_name -> google.protobuf.Timestamp
-	15, // 9: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: handybind.v1.CreateConnectionRequest.connection:type_name -> handybind.v1.Connection
-	0,  // 11: handybind.v1.ListConnectionsRequest.state:type_name -> handybind.v1.ConnectionState
-	1,  // 12: handybind.v1.ListConnectionsResponse.connections:type_name -> handybind.v1.Connection
-	1,  // 13: handybind.v1.UpdateConnectionRequest.connection:type_name -> handybind.v1.Connection
-	16, // 14: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	15, // 15: handybind.v1.ActivateConnectionRequest.sales_since:type_name -> google.protobuf.Timestamp
-	7,  // 16: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
-	8,  // 17: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
-	9,  // 18: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
-	11, // 19: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
-	12, // 20: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
-	13, // 21: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
-	14, // 22: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
-	1,  // 23: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
-	1,  // 24: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
-	10, // 25: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
-	1,  // 26: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
-	17, // 27: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
-	1,  // 28: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
-	1,  // 29: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	8,  // 4: handybind.v1.Connection.resolved:type_name -> handybind.v1.ResolvedBindIds
+	9,  // 5: handybind.v1.Connection.schedule:type_name -> handybind.v1.Schedule
+	18, // 6: handybind.v1.Connection.create_time:type_name -> google.protobuf.Timestamp
+	18, // 7: handybind.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
+	18, // 8: handybind.v1.Connection.sales_from:type_name -> google.protobuf.Timestamp
+	3,  // 9: handybind.v1.Connection.health:type_name -> handybind.v1.ConnectionHealth
+	1,  // 10: handybind.v1.ConnectionHealth.state:type_name -> handybind.v1.HealthState
+	18, // 11: handybind.v1.ConnectionHealth.since:type_name -> google.protobuf.Timestamp
+	4,  // 12: handybind.v1.ConnectionHealth.syncs:type_name -> handybind.v1.SyncHealth
+	19, // 13: handybind.v1.SyncHealth.kind:type_name -> handybind.v1.SyncKind
+	18, // 14: handybind.v1.SyncHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	18, // 15: handybind.v1.SyncHealth.last_failure_time:type_name -> google.protobuf.Timestamp
+	18, // 16: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
+	2,  // 17: handybind.v1.CreateConnectionRequest.connection:type_name -> handybind.v1.Connection
+	0,  // 18: handybind.v1.ListConnectionsRequest.state:type_name -> handybind.v1.ConnectionState
+	2,  // 19: handybind.v1.ListConnectionsResponse.connections:type_name -> handybind.v1.Connection
+	2,  // 20: handybind.v1.UpdateConnectionRequest.connection:type_name -> handybind.v1.Connection
+	20, // 21: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 22: handybind.v1.ActivateConnectionRequest.sales_since:type_name -> google.protobuf.Timestamp
+	10, // 23: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
+	11, // 24: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
+	12, // 25: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
+	14, // 26: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
+	15, // 27: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
+	16, // 28: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
+	17, // 29: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
+	2,  // 30: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
+	2,  // 31: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
+	13, // 32: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
+	2,  // 33: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
+	21, // 34: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
+	2,  // 35: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
+	2,  // 36: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_handybind_v1_connection_proto_init() }
@@ -1227,13 +1461,14 @@ func file_handybind_v1_connection_proto_init() {
 	if File_handybind_v1_connection_proto != nil {
 		return
 	}
+	file_handybind_v1_run_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_handybind_v1_connection_proto_rawDesc), len(file_handybind_v1_connection_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

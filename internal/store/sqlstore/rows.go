@@ -296,6 +296,16 @@ type cursorRow struct {
 
 func (cursorRow) TableName() string { return "sync_cursors" }
 
+type syncHealthRow struct {
+	ConnectionID  string `gorm:"primaryKey"`
+	Kind          string `gorm:"primaryKey"`
+	LastSuccessAt sql.NullTime
+	LastFailureAt sql.NullTime
+	LastError     string
+}
+
+func (syncHealthRow) TableName() string { return "sync_health" }
+
 type pendingSaleRow struct {
 	ConnectionID string `gorm:"primaryKey"`
 	HandyID      string `gorm:"primaryKey"`

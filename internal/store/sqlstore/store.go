@@ -358,6 +358,49 @@ func (s *Store) PutCursor(ctx context.Context, connectionID string, kind store.S
 	return adapt(err, fmt.Sprintf("cursor of %s sync", kind))
 }
 
+// PutSyncOutcome implements store.SyncStateStore.
+func (s *Store) PutSyncOutcome(ctx context.Context, connectionID string, kind store.SyncKind, ok bool, at time.Time, errText string) error {
+	row := &syncHealthRow{ConnectionID: uuidKey(connectionID), Kind: string(kind)}
+	cols := []string{"last_failure_at", "last_error"}
+	if ok {
+		row.LastSuccessAt, cols = nullTime(at.UTC().Truncate(time.Microsecond)), []string{"last_success_at"}
+	} else {
+		row.LastFailureAt, row.LastError = nullTime(at.UTC().Truncate(time.Microsecond)), errText
+	}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "connection_id"}, {Name: "kind"}},
+		DoUpdates: clause.AssignmentColumns(cols),
+	}).Create(row).Error
+	return adapt(err, fmt.Sprintf("health of %s sync", kind))
+}
+
+// ListSyncHealth implements store.SyncStateStore.
+func (s *Store) ListSyncHealth(ctx context.Context, ids []string) (map[string]map[store.SyncKind]store.SyncHealth, error) {
+	q := s.db.WithContext(ctx)
+	if ids != nil {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = uuidKey(id)
+		}
+		q = q.Where("connection_id IN ?", keys)
+	}
+	var rows []syncHealthRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, adapt(err, "sync health")
+	}
+	out := map[string]map[store.SyncKind]store.SyncHealth{}
+	for _, r := range rows {
+		id := strings.ToLower(r.ConnectionID)
+		if out[id] == nil {
+			out[id] = map[store.SyncKind]store.SyncHealth{}
+		}
+		out[id][store.SyncKind(r.Kind)] = store.SyncHealth{
+			LastSuccess: fromNullTime(r.LastSuccessAt), LastFailure: fromNullTime(r.LastFailureAt), LastError: r.LastError,
+		}
+	}
+	return out, nil
+}
+
 // PutPendingSale implements store.SyncStateStore.
 func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reason string) (*store.PendingSale, error) {
 	now := s.timestamp()
