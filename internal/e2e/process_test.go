@@ -63,6 +63,7 @@ type proc struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	conn     *grpc.ClientConn // calls with a platform key made by `handybind keys create`
+	key      string           // that key
 	log      string
 }
 
@@ -99,8 +100,9 @@ func start(t *testing.T, dbURL, key string, extra ...string) *proc {
 		res, err := healthpb.NewHealthClient(health).Check(context.Background(), &healthpb.HealthCheckRequest{})
 		return err == nil && res.GetStatus() == healthpb.HealthCheckResponse_SERVING
 	}, 30*time.Second, 50*time.Millisecond, "handybind did not start; see %s", p.log)
+	p.key = mintKey(t, dbURL)
 	p.conn, err = grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.Bearer(mintKey(t, dbURL))))
+		grpc.WithPerRPCCredentials(auth.Bearer(p.key)))
 	require.NoError(t, err)
 	t.Cleanup(func() { p.conn.Close() })
 	return p
