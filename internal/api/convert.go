@@ -149,17 +149,17 @@ func runToProto(r *store.Run) *pb.Run {
 		CreateTime: timestamp(r.CreatedAt),
 		StartTime:  timestamp(r.StartedAt),
 		FinishTime: timestamp(r.FinishedAt),
-		Processed:  int64(r.Processed),
+		Processed:  int32(r.Processed),
 		Total:      total(r.Total),
 	}
 }
 
 // total is a run's known total, absent while unknown.
-func total(n int) *int64 {
+func total(n int) *int32 {
 	if n < 0 {
 		return nil
 	}
-	v := int64(n)
+	v := int32(n)
 	return &v
 }
 

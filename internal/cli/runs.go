@@ -133,7 +133,7 @@ type watcher struct {
 	json bool
 	// The first reading while running, for the rate.
 	startAt        time.Time
-	startProcessed int64
+	startProcessed int32
 	last           string
 	lastProgress   string
 	lastState      pb.RunState

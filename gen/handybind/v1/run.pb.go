@@ -346,9 +346,9 @@ type Run struct {
 	StartTime  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	FinishTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
 	// Records handled so far, updated every few seconds while the run runs.
-	Processed int64 `protobuf:"varint,15,opt,name=processed,proto3" json:"processed,omitempty"`
+	Processed int32 `protobuf:"varint,15,opt,name=processed,proto3" json:"processed,omitempty"`
 	// How many records the run knows it has to handle; absent while unknown.
-	Total         *int64 `protobuf:"varint,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	Total         *int32 `protobuf:"varint,16,opt,name=total,proto3,oneof" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,14 +481,14 @@ func (x *Run) GetFinishTime() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *Run) GetProcessed() int64 {
+func (x *Run) GetProcessed() int32 {
 	if x != nil {
 		return x.Processed
 	}
 	return 0
 }
 
-func (x *Run) GetTotal() int64 {
+func (x *Run) GetTotal() int32 {
 	if x != nil && x.Total != nil {
 		return *x.Total
 	}
@@ -1091,8 +1091,8 @@ const file_handybind_v1_run_proto_rawDesc = "" +
 	"start_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
 	"\vfinish_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x12\x1c\n" +
-	"\tprocessed\x18\x0f \x01(\x03R\tprocessed\x12\x19\n" +
-	"\x05total\x18\x10 \x01(\x03H\x00R\x05total\x88\x01\x01B\b\n" +
+	"\tprocessed\x18\x0f \x01(\x05R\tprocessed\x12\x19\n" +
+	"\x05total\x18\x10 \x01(\x05H\x00R\x05total\x88\x01\x01B\b\n" +
 	"\x06_total\"\xc3\x01\n" +
 	"\tRunCounts\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x18\n" +
