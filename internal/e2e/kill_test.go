@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
@@ -175,4 +176,31 @@ func (c *company) requireOneCreatedItemPerOrder(t *testing.T, p *proc, connID st
 	for id := range items {
 		require.True(t, orders[id], "a created item names order %s, which is not in Bind", id)
 	}
+}
+
+// TestBacklogLongerThanTheTimeoutDrainsInOneRun: 2,000 sales at 200 Bind requests per second take
+// more than ten times the stall timeout given here (1 s); the sync keeps making progress, so it is
+// not cut: one run sends them all, no run is left running and River discards no job.
+func TestBacklogLongerThanTheTimeoutDrainsInOneRun(t *testing.T) {
+	t.Parallel()
+	dbURL := testdb.Postgres(t)
+	c := newCompany(t)
+	p := start(t, dbURL, newKey(), append([]string{"--job-timeout", "1s", "--bind-rps", "200"}, leaseFlags...)...)
+	connID := c.connect(t, p)
+	sales := c.sales(t, 2000)
+	started := time.Now()
+	r, err := p.runs().TriggerSync(context.Background(), &pb.TriggerSyncRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES})
+	require.NoError(t, err)
+	requireRunState(t, p, r.GetId(), pb.RunState_RUN_STATE_SUCCEEDED, 2*time.Minute)
+	t.Logf("2,000 sales in one run of %s", time.Since(started).Round(100*time.Millisecond))
+	require.Greater(t, time.Since(started), 10*time.Second, "the run lasted ten timeouts")
+	requireSettled(t, p, connID)
+	c.requireExactlyOnce(t, sales)
+
+	pg, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer pg.Close(context.Background())
+	var discarded int
+	require.NoError(t, pg.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state IN ('discarded', 'cancelled')`).Scan(&discarded))
+	require.Zero(t, discarded)
 }
