@@ -35,6 +35,7 @@ import (
 	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/connection"
+	"github.com/handybind/handybind/internal/console"
 	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/jobs"
@@ -62,6 +63,7 @@ type Server struct {
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
 	engine           *syncer.Engine
+	keys             *secret.Keyring
 	metrics          *metrics.Metrics
 	grpcLis, httpLis net.Listener
 	adminLis         net.Listener
@@ -96,6 +98,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	st := sqlstore.New(s.db)
 	keys, err := loadKeys(ctx, s.cfg, s.db.Dialect, st)
+	s.keys = keys
 	if err != nil {
 		return err
 	}
@@ -400,7 +403,16 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
+	ui, err := console.New(console.Options{Conn: conn, Keys: s.keys, Secure: s.tls != nil, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	// The operator console; / leads to it.
+	mux.Handle(console.Prefix, http.MaxBytesHandler(ui.Handler(), maxBody))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, console.Prefix, http.StatusSeeOther)
+	})
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)

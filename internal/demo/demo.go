@@ -91,10 +91,11 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 		return err
 	}
 	fmt.Fprintf(out, "\nThe service keeps running: gRPC on %s, REST on http://%s, metrics on http://%s/metrics. Ctrl-C stops it.\n"+
-		"API key of the demo's tenant (partner role, tenant %q):\n  %s\nTry:\n"+
+		"API key of the demo's tenant (partner role, tenant %q):\n  %s\n"+
+		"Open the console at http://%s/console/ and sign in with that key.\nTry:\n"+
 		"  curl -H 'Authorization: Bearer %s' http://%s/v1/connections/%s/runs\n"+
 		"  go tool -modfile=tools/go.mod grpcurl -plaintext -H 'authorization: Bearer %s' %s list\n",
-		srv.GRPCAddr(), srv.HTTPAddr(), srv.AdminAddr(), Tenant, apiKey, apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
+		srv.GRPCAddr(), srv.HTTPAddr(), srv.AdminAddr(), Tenant, apiKey, srv.HTTPAddr(), apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
 	return <-served
 }
 
