@@ -189,6 +189,23 @@ func TestConsoleInChromium(t *testing.T) {
 	require.Contains(t, again, "/console/runs/")
 	require.NotEqual(t, runURL, again, "a new run")
 
+	// A refused activation is shown at the field it concerns, with the valid names.
+	draft := s.connection("Acme Sur")
+	draft.Settings.Warehouse = "Bodega X"
+	sur, err := h.connections.CreateConnection(bg, &pb.CreateConnectionRequest{Connection: draft})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"connections/"+sur.GetId()),
+		chromedp.Click(`//button[normalize-space()="Activate"]`),
+		chromedp.WaitVisible(css(".field-error")),
+	))
+	fieldError := text(".field-error")
+	require.Contains(t, fieldError, `"Bodega X" is not in Bind; the valid names are "Matriz"`)
+	row, err := chromedp.Run(ctx, chromedp.Text(`//dt[normalize-space()="Warehouse"]/following-sibling::dd[1]`))
+	require.NoError(t, err)
+	require.Contains(t, row, "Bodega X", "the error sits with the warehouse")
+	require.Contains(t, row, "the valid names are")
+
 	// A mapping preview: each field with the rule that made it.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"preview"),

@@ -46,6 +46,27 @@ var funcs = template.FuncMap{
 		}
 		return min(100, done*100/total)
 	},
+	// rate is a run's records per second so far and, while it runs with a known total, the time left.
+	"rate": func(r *pb.Run) string {
+		if r.GetStartTime() == nil || r.GetProcessed() == 0 {
+			return ""
+		}
+		end := time.Now()
+		if r.GetFinishTime() != nil {
+			end = r.GetFinishTime().AsTime()
+		}
+		secs := end.Sub(r.GetStartTime().AsTime()).Seconds()
+		if secs <= 0 {
+			return ""
+		}
+		perSec := float64(r.GetProcessed()) / secs
+		out := fmt.Sprintf("%.1f per second", perSec)
+		if r.GetFinishTime() == nil && r.Total != nil && r.GetTotal() > r.GetProcessed() {
+			left := time.Duration(float64(r.GetTotal()-r.GetProcessed())/perSec) * time.Second
+			out += fmt.Sprintf(", about %s left", left.Round(time.Second))
+		}
+		return out
+	},
 	"list": func(v ...string) []string { return v },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}

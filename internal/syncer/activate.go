@@ -79,17 +79,23 @@ func (e *Engine) ActivateFrom(ctx context.Context, id string, salesSince time.Ti
 	}
 
 	var problems []string
+	var fields []errs.FieldViolation // the same problems, by field, for clients that show them there
+	problem := func(field, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		problems = append(problems, field+" "+msg)
+		fields = append(fields, errs.FieldViolation{Field: field, Description: msg})
+	}
 	// A1: the Bind user named in the connection is the one the key belongs to, so that orders are
 	// captured by the user the company expects (S5).
 	switch who := strings.TrimSpace(c.BindUserName); {
 	case who == "":
-		problems = append(problems, fmt.Sprintf("bind.user_name is not set; the API key belongs to %s", describeUser(profile)))
+		problem("bind.user_name", "is not set; the API key belongs to %s", describeUser(profile))
 	case !strings.EqualFold(who, profile.Username) && !strings.EqualFold(who, profile.Email):
-		problems = append(problems, fmt.Sprintf("bind.user_name %q is not the user the API key belongs to (%s); give that user's key, or its name", who, describeUser(profile)))
+		problem("bind.user_name", "%q is not the user the API key belongs to (%s); give that user's key, or its name", who, describeUser(profile))
 	}
 	pick := func(what, want string, names []string, match func(i int) bool) int {
 		if strings.TrimSpace(want) == "" {
-			problems = append(problems, fmt.Sprintf("settings.%s is not set; the valid names are %s", what, quoteList(names)))
+			problem("settings."+what, "is not set; the valid names are %s", quoteList(names))
 			return -1
 		}
 		for i := range names {
@@ -97,7 +103,7 @@ func (e *Engine) ActivateFrom(ctx context.Context, id string, salesSince time.Ti
 				return i
 			}
 		}
-		problems = append(problems, fmt.Sprintf("settings.%s %q is not in Bind; the valid names are %s", what, want, quoteList(names)))
+		problem("settings."+what, "%q is not in Bind; the valid names are %s", want, quoteList(names))
 		return -1
 	}
 	same := func(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }
@@ -136,7 +142,9 @@ func (e *Engine) ActivateFrom(ctx context.Context, id string, salesSince time.Ti
 	acct := pick("ledger_account", c.Settings.LedgerAccount, names(len(accounts), func(i int) string { return accounts[i].Number }),
 		func(i int) bool { return same(accounts[i].Number, c.Settings.LedgerAccount) })
 	if len(problems) > 0 {
-		return nil, errs.FailedPrecondition("connection %s cannot be activated: %s", c.ID, strings.Join(problems, "; "))
+		e := errs.FailedPrecondition("connection %s cannot be activated: %s", c.ID, strings.Join(problems, "; "))
+		e.Violations = fields
+		return nil, e
 	}
 
 	var out *store.Connection
