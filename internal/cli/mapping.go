@@ -55,22 +55,35 @@ func newMappingCommand(stdout io.Writer) *cobra.Command {
 		}
 	}
 
+	var noTests bool
 	validate := &cobra.Command{
 		Use:   "validate FILE",
-		Short: "Compile a mapping file and report every problem with its line",
-		Args:  cobra.ExactArgs(1),
+		Short: "Compile a mapping file, run its own tests, and report every problem with its line",
+		Long: "Compile a mapping file and run its own test cases, as the service does before it uses a version:\n" +
+			"a file whose tests fail is not valid (the service would refuse it). --no-tests only compiles.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			m, probs, err := load(args[0])
 			if err != nil {
 				return err
 			}
+			var failed []mapping.TestResult
+			if m != nil && !noTests {
+				for _, r := range m.Test() {
+					if !r.Passed {
+						failed = append(failed, r)
+						probs = append(probs, mapping.Problem{Line: r.Line, Message: "test " + r.Name + " fails: " + strings.Join(r.Failures, "; ")})
+					}
+				}
+			}
+			valid := m != nil && len(failed) == 0
 			if asJSON {
-				out := map[string]any{"valid": m != nil, "problems": probs}
+				out := map[string]any{"valid": valid, "problems": probs}
 				if m != nil {
 					out["name"], out["version"], out["checksum"], out["untestedRules"] = m.Name, m.Version, m.Checksum, m.Untested()
 				}
 				printJSON(out)
-			} else if m != nil {
+			} else if valid {
 				fmt.Fprintf(stdout, "%s: valid (%s %s)\n", args[0], m.Name, m.Version)
 				for _, r := range m.Untested() {
 					fmt.Fprintf(stdout, "  no test case checks %s\n", r)
@@ -78,12 +91,13 @@ func newMappingCommand(stdout io.Writer) *cobra.Command {
 			} else {
 				printProblems(args[0], probs)
 			}
-			if m == nil {
+			if !valid {
 				return errReported
 			}
 			return nil
 		},
 	}
+	validate.Flags().BoolVar(&noTests, "no-tests", false, "only compile; do not run the file's test cases")
 
 	test := &cobra.Command{
 		Use:   "test FILE",

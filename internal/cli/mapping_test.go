@@ -63,6 +63,14 @@ func TestMappingValidateReportsProblemsAndFails(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "FAIL P2 product title is the description and code is the code")
 	require.Contains(t, out, "Code = ESCOBA DE MIJO, expected E-001")
+
+	// A file whose own tests fail is not valid: the service would refuse it.
+	out, _, code = run(t, "mapping", "validate", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "test P2 product title is the description and code is the code fails: line 74: Code = ESCOBA DE MIJO, expected E-001")
+	out, _, code = run(t, "mapping", "validate", path, "--no-tests")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "valid (handy-bind v1)")
 }
 
 func TestMappingPreview(t *testing.T) {

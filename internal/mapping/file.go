@@ -16,9 +16,10 @@ const APIVersion = "handybind.dev/mapping/v1"
 
 // Problem is one thing wrong with a mapping source, at a position in it.
 type Problem struct {
-	Line, Column int
-	Rule         string // target.Field, when the problem is in a rule
-	Message      string
+	Line    int    `json:"line"`
+	Column  int    `json:"column,omitempty"`
+	Rule    string `json:"rule,omitempty"` // target.Field, when the problem is in a rule
+	Message string `json:"message"`
 }
 
 func (p Problem) String() string {

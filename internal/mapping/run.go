@@ -24,11 +24,11 @@ var vms = sync.Pool{New: func() any { return &vm.VM{} }}
 
 // Explained is one output field with the rule that produced it.
 type Explained struct {
-	Field  string
-	Rule   string
-	Line   int
-	Value  any
-	Target string
+	Field  string `json:"field"`
+	Rule   string `json:"rule"`
+	Line   int    `json:"line"`
+	Value  any    `json:"value"`
+	Target string `json:"target"`
 }
 
 // apply runs every rule of a target on env, writing the results into out. In a check (budget not
@@ -198,11 +198,11 @@ func decodeStrict(b []byte, v any) error {
 
 // TestResult is the outcome of one test case of a mapping file.
 type TestResult struct {
-	Name     string
-	Target   string
-	Line     int
-	Passed   bool
-	Failures []string
+	Name     string   `json:"name"`
+	Target   string   `json:"target"`
+	Line     int      `json:"line"`
+	Passed   bool     `json:"passed"`
+	Failures []string `json:"failures,omitempty"`
 }
 
 // Test runs the file's own test cases. A mapping whose tests fail is never used. When a limit
