@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -144,13 +145,36 @@ var maskGroups = map[string][]string{
 	"settings": {connection.FieldPriceList, connection.FieldCurrency, connection.FieldWarehouse, connection.FieldLedgerAccount, connection.FieldTimeZone},
 }
 
-var outputOnly = []string{"id", "tenant", "sales_from", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
+var outputOnly = []string{"id", "tenant", "sales_from", "health", "state", "state_reason", "resolved", "schedule", "create_time", "update_time", "handy.token_set", "bind.token_set"}
+
+// protoPath spells a field-mask path with the proto field names, whichever of the proto name
+// (display_name) or the JSON name (displayName, as REST callers write it) each segment uses. A
+// segment that names no field is left as it is, to be refused by name.
+func protoPath(md protoreflect.MessageDescriptor, path string) string {
+	segs := strings.Split(path, ".")
+	for i, seg := range segs {
+		if md == nil {
+			break
+		}
+		fd := md.Fields().ByName(protoreflect.Name(seg))
+		if fd == nil {
+			fd = md.Fields().ByJSONName(seg)
+		}
+		if fd == nil {
+			break
+		}
+		segs[i] = string(fd.Name())
+		md = fd.Message()
+	}
+	return strings.Join(segs, ".")
+}
 
 // maskFields expands an update mask into use-case field names, refusing output-only fields.
 func maskFields(paths []string) ([]string, error) {
 	var fields []string
 	var bad []errs.FieldViolation
 	for _, p := range paths {
+		p = protoPath((&pb.Connection{}).ProtoReflect().Descriptor(), p)
 		switch {
 		case slices.Contains(outputOnly, p) || strings.HasPrefix(p, "resolved."):
 			bad = append(bad, errs.FieldViolation{Field: "update_mask", Description: p + " is output only and cannot be changed"})

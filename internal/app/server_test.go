@@ -279,6 +279,16 @@ func TestConnectionCRUDOverGRPCAndREST(t *testing.T) {
 		require.Equal(t, "America/Tijuana", g.GetSettings().GetTimeZone())
 		require.True(t, g.GetUpdateTime().AsTime().After(created.GetUpdateTime().AsTime()))
 
+		// A REST mask may use the JSON names (as the body does) or the proto names; fields
+		// outside it are left alone.
+		for mask, name := range map[string]string{"displayName,settings.timeZone": "Norte Dos", "display_name,settings.time_zone": "Norte Tres"} {
+			upd := h.do(t, http.MethodPatch, "/v1/connections/"+created.GetId()+"?updateMask="+mask,
+				`{"displayName":"`+name+`","settings":{"timeZone":"America/Monterrey","warehouse":"not in the mask"}}`)
+			require.Equal(t, http.StatusOK, upd.status, upd.raw)
+			require.Equal(t, name, upd.body["displayName"])
+			require.Equal(t, "Sucursal", upd.body["settings"].(map[string]any)["warehouse"], "outside the mask")
+		}
+
 		// Delete over REST; both protocols then say it is gone.
 		del := h.do(t, http.MethodDelete, "/v1/connections/"+created.GetId(), "")
 		require.Equal(t, http.StatusOK, del.status, del.raw)
