@@ -48,8 +48,11 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics, authn, scope grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		recoveryInterceptor(log),
+		// The standard grpc_server_* families, outside everything that can refuse a call, so
+		// that refusals are counted with their codes.
+		m.GRPC.UnaryServerInterceptor(),
 		requestIDInterceptor(log),
-		loggingInterceptor(log, m),
+		loggingInterceptor(log),
 		authn,
 		validationInterceptor(v),
 		scope,
@@ -59,7 +62,7 @@ func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.M
 
 // StreamInterceptors is the chain for streaming methods (server reflection, health watch):
 // recovery, then authentication.
-func StreamInterceptors(log *slog.Logger, authn grpc.StreamServerInterceptor) []grpc.StreamServerInterceptor {
+func StreamInterceptors(log *slog.Logger, m *metrics.Metrics, authn grpc.StreamServerInterceptor) []grpc.StreamServerInterceptor {
 	return []grpc.StreamServerInterceptor{
 		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 			defer func() {
@@ -70,6 +73,7 @@ func StreamInterceptors(log *slog.Logger, authn grpc.StreamServerInterceptor) []
 			}()
 			return handler(srv, ss)
 		},
+		m.GRPC.StreamServerInterceptor(),
 		authn,
 	}
 }
@@ -116,15 +120,14 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// loggingInterceptor logs one line per call, and measures it: method, code and duration, never
-// the payload, which can carry tokens.
-func loggingInterceptor(log *slog.Logger, m *metrics.Metrics) grpc.UnaryServerInterceptor {
+// loggingInterceptor logs one line per call: method, code and duration, never the payload, which
+// can carry tokens.
+func loggingInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		ctx, note := auth.WithNote(ctx)
 		resp, err := handler(ctx, req)
 		code := status.Code(err)
-		m.ObserveRPC(info.FullMethod, code.String(), time.Since(start))
 		level := slog.LevelInfo
 		switch code {
 		case codes.Internal, codes.Unknown, codes.DataLoss:

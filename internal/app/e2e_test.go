@@ -102,7 +102,12 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Equal(t, http.StatusOK, m.status)
 		require.Contains(t, m.raw, `handybind_sync_runs_total{kind="sales",state="succeeded"} 1`)
 		require.Contains(t, m.raw, `handybind_sync_items_total{entity="sale",kind="sales",outcome="created"} 1`)
-		require.Contains(t, m.raw, `handybind_rpc_duration_seconds_count{code="OK",method="/handybind.v1.ConnectionService/ActivateConnection"} 1`)
+		// The standard gRPC families (go-grpc-middleware's), and no connection id anywhere.
+		require.Contains(t, m.raw, `grpc_server_handled_total{grpc_code="OK",grpc_method="ActivateConnection",grpc_service="handybind.v1.ConnectionService",grpc_type="unary"} 1`)
+		require.Contains(t, m.raw, `grpc_server_handling_seconds_bucket{grpc_method="ActivateConnection",grpc_service="handybind.v1.ConnectionService",grpc_type="unary",le=`)
+		require.Contains(t, m.raw, `grpc_server_started_total{grpc_method="DeleteConnection",grpc_service="handybind.v1.ConnectionService",grpc_type="unary"} 0`, "every method from the start")
+		require.Contains(t, m.raw, "handybind_waiting_sales 0")
+		require.NotContains(t, m.raw, c.GetId())
 
 		// No token reached a log line.
 		require.NotContains(t, h.logs.String(), "h-tok")

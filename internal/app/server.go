@@ -141,7 +141,7 @@ func (s *Server) build(ctx context.Context) error {
 		func(ctx context.Context, err error) error { return api.ToStatus(ctx, s.log, err) })
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics, guard.Unary(), guard.Scope())...),
-		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, guard.Stream())...),
+		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, s.metrics, guard.Stream())...),
 		grpc.MaxRecvMsgSize(maxBody),
 		grpc.ForceServerCodecV2(api.Codec()),
 	}
@@ -149,13 +149,17 @@ func (s *Server) build(ctx context.Context) error {
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	connSvc := connection.NewService(st, keys, s.log, mappingVersions{s.mappings}, s.egress)
-	s.metrics.WatchHealth(func(ctx context.Context) (map[string]int, time.Duration, error) {
+	s.metrics.WatchHealth(func(ctx context.Context) (metrics.Health, error) {
 		counts, oldest, err := connSvc.HealthCounts(ctx)
-		out := make(map[string]int, len(counts))
-		for h, n := range counts {
-			out[string(h)] = n
+		if err != nil {
+			return metrics.Health{}, err
 		}
-		return out, oldest, err
+		h := metrics.Health{Connections: make(map[string]int, len(counts)), OldestSuccess: oldest}
+		for state, n := range counts {
+			h.Connections[string(state)] = n
+		}
+		h.Waiting, h.OldestWaiting, err = connSvc.WaitingStats(ctx)
+		return h, err
 	})
 	connections := api.NewConnectionServer(connSvc, activate, s.engine.SalesFrom, s.log)
 	runs := api.NewRunServer(run.NewService(st, s.queue))
@@ -177,6 +181,7 @@ func (s *Server) build(ctx context.Context) error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	s.grpc = register(grpc.NewServer(opts...))
+	s.metrics.GRPC.InitializeMetrics(s.grpc) // every method's families exist from the start, at zero
 	return nil
 }
 

@@ -72,6 +72,15 @@ func (s *Service) Health(ctx context.Context, cs []*store.Connection) (map[strin
 	return out, nil
 }
 
+// WaitingStats counts the sales waiting on every connection, and how long the oldest has waited.
+func (s *Service) WaitingStats(ctx context.Context) (int, time.Duration, error) {
+	n, oldest, err := s.store.WaitingStats(ctx)
+	if err != nil || oldest.IsZero() {
+		return n, 0, err
+	}
+	return n, time.Since(oldest), nil
+}
+
 // HealthCounts counts the active connections by health, and says how long ago the least recent
 // of their last successful sales syncs was (0 when there is no active connection): what an
 // operator alerts on.

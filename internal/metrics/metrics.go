@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,11 +17,12 @@ import (
 type Metrics struct {
 	registry *prometheus.Registry
 
-	RPCs     *prometheus.HistogramVec // method, code
+	// GRPC is go-grpc-middleware's provider: grpc_server_started_total, grpc_server_handled_total
+	// and grpc_server_handling_seconds by service, method and code, as gRPC dashboards expect.
+	GRPC     *grpcprom.ServerMetrics
 	Runs     *prometheus.CounterVec   // kind, state
 	RunTime  *prometheus.HistogramVec // kind
 	Items    *prometheus.CounterVec   // kind, entity, outcome
-	Pending  *prometheus.GaugeVec     // connection: sales waiting to be sent
 	Failures *prometheus.CounterVec   // kind: runs that stopped early
 }
 
@@ -29,10 +31,8 @@ func New() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: r,
-		RPCs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "handybind_rpc_duration_seconds", Help: "gRPC calls (REST calls included, through the gateway) by method and code.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
-		}, []string{"method", "code"}),
+		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.001, 4, 8)))),
 		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "handybind_sync_runs_total", Help: "Sync runs that ended, by kind and final state.",
 		}, []string{"kind", "state"}),
@@ -43,61 +43,72 @@ func New() *Metrics {
 		Items: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "handybind_sync_items_total", Help: "Records the syncs touched, by kind, entity and outcome.",
 		}, []string{"kind", "entity", "outcome"}),
-		Pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "handybind_pending_sales", Help: "Sales waiting to be sent (a product missing in Bind, an unknown warehouse…), by connection.",
-		}, []string{"connection"}),
 		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "handybind_sync_run_errors_total", Help: "Sync runs that stopped early, by kind.",
 		}, []string{"kind"}),
 	}
-	r.MustRegister(m.RPCs, m.Runs, m.RunTime, m.Items, m.Pending, m.Failures,
+	r.MustRegister(m.GRPC, m.Runs, m.RunTime, m.Items, m.Failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// HealthFunc counts the active connections by health ("ok", "late", "failing") and gives the age
-// of the least recent last successful sales sync among them.
-type HealthFunc func(ctx context.Context) (counts map[string]int, oldest time.Duration, err error)
+// Health is what the service says of its connections at a scrape.
+type Health struct {
+	// Connections counts the active connections by health: "ok", "late", "failing".
+	Connections map[string]int
+	// OldestSuccess is the age of the least recent last successful sales sync among them.
+	OldestSuccess time.Duration
+	// Waiting counts the sales waiting to be sent, and OldestWaiting is how long the oldest waits.
+	Waiting       int
+	OldestWaiting time.Duration
+}
 
-// WatchHealth exposes, computed at each scrape, handybind_connections{health} and
-// handybind_sales_sync_oldest_success_age_seconds: alert on late or failing connections, and on
-// an age above 20 minutes. Per-connection detail is in the API, not in labels.
+// HealthFunc reads the connections' health.
+type HealthFunc func(ctx context.Context) (Health, error)
+
+// WatchHealth exposes, computed at each scrape: handybind_connections{health},
+// handybind_sales_sync_oldest_success_age_seconds, handybind_waiting_sales and
+// handybind_waiting_sale_oldest_age_seconds. Alert on late or failing connections, on an age of
+// the last success above 20 minutes, on a waiting sale older than a day. Per-connection detail is
+// in the API and the console, never in labels (unbounded, and it would tell who the customers are).
 func (m *Metrics) WatchHealth(fn HealthFunc) {
 	m.registry.MustRegister(&healthCollector{fn: fn,
-		connections: prometheus.NewDesc("handybind_connections", "Active connections by health: ok, late (no successful sales sync for 20 minutes) or failing (the last sales sync failed).", []string{"health"}, nil),
-		oldest:      prometheus.NewDesc("handybind_sales_sync_oldest_success_age_seconds", "Age of the least recent last successful sales sync among active connections.", nil, nil),
+		connections:   prometheus.NewDesc("handybind_connections", "Active connections by health: ok, late (no successful sales sync for 20 minutes) or failing (the last sales sync failed).", []string{"health"}, nil),
+		oldest:        prometheus.NewDesc("handybind_sales_sync_oldest_success_age_seconds", "Age of the least recent last successful sales sync among active connections.", nil, nil),
+		waiting:       prometheus.NewDesc("handybind_waiting_sales", "Sales waiting to be sent (a product missing in Bind, an unknown warehouse, totals that cannot match).", nil, nil),
+		oldestWaiting: prometheus.NewDesc("handybind_waiting_sale_oldest_age_seconds", "How long the oldest waiting sale has waited.", nil, nil),
 	})
 }
 
 type healthCollector struct {
-	fn                  HealthFunc
-	connections, oldest *prometheus.Desc
+	fn                                          HealthFunc
+	connections, oldest, waiting, oldestWaiting *prometheus.Desc
 }
 
-func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.connections; ch <- c.oldest }
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.connections
+	ch <- c.oldest
+	ch <- c.waiting
+	ch <- c.oldestWaiting
+}
 
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counts, oldest, err := c.fn(ctx)
+	h, err := c.fn(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.connections, err)
 		return
 	}
-	for health, n := range counts {
+	for health, n := range h.Connections {
 		ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(n), health)
 	}
-	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, oldest.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, h.OldestSuccess.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(h.Waiting))
+	ch <- prometheus.MustNewConstMetric(c.oldestWaiting, prometheus.GaugeValue, h.OldestWaiting.Seconds())
 }
 
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
-}
-
-// ObserveRPC records one API call.
-func (m *Metrics) ObserveRPC(method, code string, d time.Duration) {
-	if m != nil {
-		m.RPCs.WithLabelValues(method, code).Observe(d.Seconds())
-	}
 }

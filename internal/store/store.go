@@ -315,6 +315,9 @@ type SyncStateStore interface {
 	// PutSyncOutcome records how a sync of a connection ended: a success at at, or a failure at at
 	// with its error.
 	PutSyncOutcome(ctx context.Context, connectionID string, kind SyncKind, ok bool, at time.Time, errText string) error
+	// WaitingStats counts the pending sales of every connection and gives when the oldest began
+	// to wait (zero when none waits).
+	WaitingStats(ctx context.Context) (count int, oldest time.Time, err error)
 	// ListSyncHealth returns the sync outcomes of the given connections (every connection when
 	// ids is nil), by connection id and kind.
 	ListSyncHealth(ctx context.Context, ids []string) (map[string]map[SyncKind]SyncHealth, error)

@@ -335,11 +335,6 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 		if runErr != nil {
 			m.Failures.WithLabelValues(string(out.Kind)).Inc()
 		}
-		if out.Kind == store.SyncSales {
-			if pending, err := e.d.Store.ListPendingSales(ctx, out.ConnectionID, 100000); err == nil {
-				m.Pending.WithLabelValues(out.ConnectionID).Set(float64(len(pending)))
-			}
-		}
 	}
 	e.d.Log.InfoContext(ctx, "run finished", "run_id", out.ID, "connection_id", out.ConnectionID, "kind", out.Kind,
 		"state", out.State, "created", out.Counts.Created, "updated", out.Counts.Updated, "deleted", out.Counts.Deleted,

@@ -374,6 +374,22 @@ func (s *Store) PutSyncOutcome(ctx context.Context, connectionID string, kind st
 	return adapt(err, fmt.Sprintf("health of %s sync", kind))
 }
 
+// WaitingStats implements store.SyncStateStore.
+func (s *Store) WaitingStats(ctx context.Context) (int, time.Time, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&pendingSaleRow{}).Count(&n).Error; err != nil {
+		return 0, time.Time{}, adapt(err, "waiting sales")
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	var oldest pendingSaleRow
+	if err := s.db.WithContext(ctx).Order("created_at").Take(&oldest).Error; err != nil {
+		return 0, time.Time{}, adapt(err, "waiting sales")
+	}
+	return int(n), oldest.CreatedAt.UTC(), nil
+}
+
 // ListSyncHealth implements store.SyncStateStore.
 func (s *Store) ListSyncHealth(ctx context.Context, ids []string) (map[string]map[store.SyncKind]store.SyncHealth, error) {
 	q := s.db.WithContext(ctx)
