@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -139,6 +140,9 @@ func loggingInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration", time.Since(start)}
 		if note.KeyID != "" {
 			attrs = append(attrs, "key_id", note.KeyID)
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			attrs = append(attrs, "trace_id", sc.TraceID().String())
 		}
 		if err != nil {
 			attrs = append(attrs, "message", status.Convert(err).Message())

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -20,6 +21,9 @@ import (
 
 // Config is the whole server configuration. Zero values mean the defaults of Defaults().
 type Config struct {
+	// TracerProvider receives the service's spans; nil means what the OTEL_* environment asks
+	// for (see internal/tracing). Not a flag: tests set it.
+	TracerProvider trace.TracerProvider `json:"-"`
 	// DataDir holds the embedded database and the generated key file.
 	DataDir string
 	// DatabaseURL is postgres://… or sqlite:PATH; empty means a SQLite file in DataDir.

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/handybind/handybind/internal/tracing"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +68,8 @@ type Server struct {
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
 	engine           *syncer.Engine
+	tp               trace.TracerProvider
+	stopTracing      func(context.Context) error
 	keys             *secret.Keyring
 	metrics          *metrics.Metrics
 	grpcLis, httpLis net.Listener
@@ -84,7 +91,13 @@ func NewServer(ctx context.Context, cfg Config, log *slog.Logger) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db}
+	s := &Server{cfg: cfg, log: log, db: db, tp: cfg.TracerProvider, stopTracing: func(context.Context) error { return nil }}
+	if s.tp == nil {
+		if s.tp, s.stopTracing, err = tracing.FromEnv(ctx, version()); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+	}
 	if err := s.build(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -114,12 +127,15 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	outbound := s.egress.HTTPClient(8)
+	// Each Handy and Bind call is a span of the sync that made it.
+	outbound.Transport = otelhttp.NewTransport(outbound.Transport, otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(tracing.Propagator))
 	if s.mappings, err = mapping.NewRegistry(s.cfg.MappingsDir, s.log); err != nil {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
 
 	s.metrics = metrics.New()
 	s.engine = syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log, Metrics: s.metrics,
+		Tracer:       s.tp.Tracer("handybind/syncer"),
 		StallTimeout: s.cfg.JobTimeout, LeaseTTL: s.cfg.LeaseTTL, LeaseRenew: min(syncer.DefaultLeaseRenew, s.cfg.LeaseTTL/3),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
@@ -144,6 +160,7 @@ func (s *Server) build(ctx context.Context) error {
 		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, s.metrics, guard.Stream())...),
 		grpc.MaxRecvMsgSize(maxBody),
 		grpc.ForceServerCodecV2(api.Codec()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(s.tp), otelgrpc.WithPropagators(tracing.Propagator))),
 	}
 	s.health = health.NewServer()
 	// NOT_SERVING until Serve has checked storage once more and both listeners are up.
@@ -342,6 +359,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	// The gateway is a real gRPC client of this server, so interceptors (validation, logging,
 	// error mapping) run once for both protocols.
 	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(s.tp), otelgrpc.WithPropagators(tracing.Propagator))),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.gwLis.DialContext(ctx) }))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -423,7 +441,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		_, _ = w.Write(openapi.Document)
 	})
 	mux.Handle("/", http.MaxBytesHandler(validUTF8(gw), maxBody))
-	return mux, nil
+	return otelhttp.NewHandler(mux, "rest", otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(tracing.Propagator)), nil
 }
 
 // Serve runs until ctx is cancelled, then stops gracefully: health goes NOT_SERVING, HTTP drains,
@@ -523,6 +541,9 @@ func (s *Server) shutdown() {
 	if err := s.queue.Stop(ctx); err != nil {
 		s.log.Warn("job queue stop", "error", err)
 	}
+	if err := s.stopTracing(ctx); err != nil {
+		s.log.Warn("flushing traces", "error", err)
+	}
 	var once sync.Once
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); once.Do(func() { close(done) }) }()
@@ -599,4 +620,12 @@ func (w challengeWriter) WriteHeader(code int) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="handybind"`)
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// version is the module version the binary was built from, for traces.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
 }

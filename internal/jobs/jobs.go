@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/handybind/handybind/internal/tracing"
+	"go.opentelemetry.io/otel/propagation"
 	"log/slog"
 	"time"
 
@@ -71,6 +73,8 @@ type SyncArgs struct {
 	Followup     bool   `json:"followup" river:"unique"`
 	Trigger      string `json:"trigger"`
 	RunID        string `json:"run_id"`
+	// TraceParent continues the caller's trace (W3C traceparent) in the job.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -230,6 +234,9 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 	}
 	runID := uuid.Must(uuid.NewV7()).String()
 	args := SyncArgs{ConnectionID: connectionID, SyncKind: string(kind), Trigger: string(trigger), RunID: runID}
+	carrier := propagation.MapCarrier{}
+	tracing.Propagator.Inject(ctx, carrier)
+	args.TraceParent = carrier["traceparent"]
 	res, err := q.client.InsertTx(ctx, sqlTx, args, nil)
 	if err == nil && res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
 		args.Followup = true
@@ -287,6 +294,9 @@ func (w *syncWorker) NextRetry(job *river.Job[SyncArgs]) time.Time {
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	a := job.Args
+	if a.TraceParent != "" {
+		ctx = tracing.Propagator.Extract(ctx, propagation.MapCarrier{"traceparent": a.TraceParent})
+	}
 	_, err := w.engine.RunQueued(ctx, a.ConnectionID, store.SyncKind(a.SyncKind), store.RunTrigger(a.Trigger), a.RunID)
 	switch {
 	case err == nil:

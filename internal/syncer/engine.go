@@ -15,6 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"strings"
 	"sync"
@@ -54,6 +58,8 @@ type Deps struct {
 	// LeaseTTL, LeaseRenew and StallTimeout set a run's liveness [DefaultLeaseTTL,
 	// DefaultLeaseRenew, DefaultStallTimeout]; see lease.go.
 	LeaseTTL, LeaseRenew, StallTimeout time.Duration
+	// Tracer makes a span per run and per sale [none].
+	Tracer trace.Tracer
 	// Metrics, when set, counts runs and the records they touched.
 	Metrics *metrics.Metrics
 	// BindOptions and HandyOptions adjust the clients (tests shorten retries).
@@ -82,6 +88,9 @@ func New(d Deps) *Engine {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Tracer == nil {
+		d.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if d.LeaseTTL == 0 {
 		d.LeaseTTL = DefaultLeaseTTL
@@ -375,6 +384,10 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := e.d.Tracer.Start(ctx, "sync "+string(kind), trace.WithAttributes(
+		attribute.String("handybind.connection_id", c.ID), attribute.String("handybind.run_id", r.run.ID),
+		attribute.String("handybind.sync_kind", string(kind)), attribute.String("handybind.mapping_version", m.Version)))
+	defer span.End()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopHeartbeat := e.heartbeat(runCtx, cancel, r)
@@ -395,6 +408,12 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 	}
 	// The run's end is written even when the job's own context is done (a stop, a timeout).
 	out, ferr := e.finish(context.WithoutCancel(ctx), r, err)
+	if out != nil {
+		span.SetAttributes(attribute.String("handybind.run_state", string(out.State)), attribute.Int("handybind.processed", out.Processed))
+		if out.State == store.RunFailed || out.State == store.RunAbandoned {
+			span.SetStatus(codes.Error, out.Error)
+		}
+	}
 	if ferr == nil && (errors.Is(err, ErrInterrupted) || errors.Is(err, errStalled)) {
 		// Recorded; the caller (the job) must know to run it again.
 		ferr = err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -188,6 +190,8 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 		return nil
 	}
 	s.seen[sale.ID] = true
+	ctx, span := s.e.d.Tracer.Start(ctx, "sale", trace.WithAttributes(attribute.Int64("handybind.handy_sale_id", sale.ID)))
+	defer span.End()
 	st := s.e.d.Store
 	saleID := strconv.FormatInt(sale.ID, 10)
 	link, err := st.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
