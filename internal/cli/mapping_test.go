@@ -82,6 +82,13 @@ func TestMappingPreview(t *testing.T) {
 	require.Contains(t, out, "Products[1].Price")
 	require.Contains(t, out, "← netOfTax(line.price, line.taxRate)")
 
+	// The command docs/mapping-format.md shows, with what it says it prints.
+	out, errOut, code = run(t, "mapping", "preview", "../../mappings/handy-bind/v2.yaml", "--target", "order", "--input", "../../docs/examples/order-input.json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Products[0].Price        = 811.1206896552")
+	require.Contains(t, out, "Products[1].Price        = 14.846743295")
+	require.Contains(t, out, "Products[1].IEPS         = 0.08")
+
 	_, errOut, code = run(t, "mapping", "preview", v1, "--target", "invoice", "--input", "../../docs/examples/order-input.json")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, `--target "invoice" is not one of product, client, order, order_line, warehouse`)
