@@ -68,6 +68,7 @@ type Server struct {
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
 	engine           *syncer.Engine
+	store            store.Store
 	tp               trace.TracerProvider
 	stopTracing      func(context.Context) error
 	keys             *secret.Keyring
@@ -110,6 +111,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	st := sqlstore.New(s.db)
+	s.store = st
 	keys, err := loadKeys(ctx, s.cfg, s.db.Dialect, st)
 	s.keys = keys
 	if err != nil {
@@ -426,7 +428,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
-	ui, err := console.New(console.Options{Conn: conn, Keys: s.keys, Secure: s.tls != nil, Log: s.log})
+	ui, err := console.New(console.Options{Conn: conn, Keys: s.keys, Secure: s.tls != nil, Log: s.log, Sessions: s.store})
 	if err != nil {
 		return nil, err
 	}

@@ -11,12 +11,14 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -52,7 +54,16 @@ type Options struct {
 	Keys *secret.Keyring
 	// Secure marks the cookie Secure (the HTTP port has TLS).
 	Secure bool
-	Log    *slog.Logger
+	// Sessions keeps the sign-ins, so that signing out ends one everywhere at once.
+	Sessions Sessions
+	Log      *slog.Logger
+}
+
+// Sessions keeps console sign-ins by id.
+type Sessions interface {
+	PutConsoleSession(ctx context.Context, id string, expires time.Time) error
+	ConsoleSessionActive(ctx context.Context, id string) (bool, error)
+	DeleteConsoleSession(ctx context.Context, id string) error
 }
 
 // Console serves the pages.
@@ -102,7 +113,40 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"runs/{id}/progress", c.signedIn(c.runProgress))
 	mux.HandleFunc("GET "+Prefix+"preview", c.signedIn(c.previewPage))
 	mux.HandleFunc("POST "+Prefix+"preview", c.signedIn(c.preview))
-	return headers(mux)
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, r, "error", http.StatusNotFound, page{Title: "Not found", Error: "There is no such page in the console."})
+	})
+	return headers(ids(mux))
+}
+
+// ids answers 404 for a path whose record id is not an id at all (not UTF-8, not a UUID), before
+// anything calls the API with it.
+func ids(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest := strings.TrimPrefix(r.URL.Path, Prefix)
+		for _, kind := range []string{"connections/", "runs/"} {
+			if after, ok := strings.CutPrefix(rest, kind); ok {
+				id, _, _ := strings.Cut(after, "/")
+				if !uuidPattern.MatchString(id) {
+					w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+					http.Error(w, "no such "+strings.TrimSuffix(kind, "s/")+": the id is not a UUID", http.StatusNotFound)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// flashes are the only messages a page shows from its URL: a code names one of them, so that a
+// link cannot make the console say anything else.
+var flashes = map[string]string{
+	"queued":    "Sync queued.",
+	"activated": "Activated: the first product sync is queued.",
+	"paused":    "Paused: no sync runs until it is activated again.",
+	"signedout": "Signed out.",
 }
 
 // headers sets the console's security headers: scripts and styles only from the console itself
@@ -124,6 +168,7 @@ func headers(next http.Handler) http.Handler {
 
 // session is what the sealed cookie holds.
 type session struct {
+	ID      string    `json:"i"` // the sign-in, kept server-side until it ends
 	Key     string    `json:"k"`
 	CSRF    string    `json:"c"`
 	Expires time.Time `json:"e"`
@@ -147,7 +192,10 @@ func (c *Console) readSession(r *http.Request) (*session, bool) {
 		return nil, false
 	}
 	var s session
-	if json.Unmarshal([]byte(plain), &s) != nil || time.Now().After(s.Expires) || s.Key == "" {
+	if json.Unmarshal([]byte(plain), &s) != nil || time.Now().After(s.Expires) || s.Key == "" || s.ID == "" {
+		return nil, false
+	}
+	if active, err := c.o.Sessions.ConsoleSessionActive(r.Context(), s.ID); err != nil || !active {
 		return nil, false
 	}
 	return &s, true
@@ -186,7 +234,11 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method != http.MethodGet {
-			r.Body = http.MaxBytesReader(w, r.Body, 2<<20)
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				formError(w, err)
+				return
+			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
 				http.Error(w, "this form has expired or did not come from the console; reload the page and try again", http.StatusForbidden)
 				return
@@ -194,6 +246,19 @@ func (c *Console) signedIn(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
 	}
+}
+
+// maxForm bounds a console form: a pasted sale for the preview is the largest.
+const maxForm = 1 << 20
+
+// formError answers a form that could not be read: too large is 413, anything else 400.
+func formError(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(w, fmt.Sprintf("the form is larger than %d bytes", tooBig.Limit), http.StatusRequestEntityTooLarge)
+		return
+	}
+	http.Error(w, "the form could not be read", http.StatusBadRequest)
 }
 
 func sessionOf(r *http.Request) *session { s, _ := r.Context().Value(ctxKey{}).(*session); return s }
@@ -221,7 +286,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name string, st
 		p.CSRF, p.SignedIn = s.CSRF, true
 	}
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("flash")
+		p.Flash = flashes[r.URL.Query().Get("flash")]
 	}
 	t, ok := c.pages[name]
 	if !ok {

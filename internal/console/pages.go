@@ -6,12 +6,12 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
@@ -87,16 +87,27 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, "login", http.StatusOK, page{Title: "Sign in", Data: safeNext(r.URL.Query().Get("next"))})
 }
 
-// safeNext keeps a post-sign-in destination inside the console.
+// safeNext keeps a post-sign-in destination inside the console: a path (never a host), cleaned
+// of dot segments, under the console's prefix.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.Contains(next, "\\") || strings.HasPrefix(next, "//") {
 		return Prefix + "connections"
 	}
-	return next
+	clean := path.Clean(u.Path)
+	if !strings.HasPrefix(clean+"/", Prefix) {
+		return Prefix + "connections"
+	}
+	u.Path = clean
+	return u.RequestURI()
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		formError(w, err)
+		return
+	}
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	next := safeNext(r.PostFormValue("next"))
 	if key == "" {
@@ -114,7 +125,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: msg, Data: next})
 		return
 	}
-	if err := c.writeSession(w, &session{Key: key, CSRF: newToken(), Expires: time.Now().Add(sessionTTL)}); err != nil {
+	sess := &session{ID: newToken(), Key: key, CSRF: newToken(), Expires: time.Now().Add(sessionTTL)}
+	if err := c.o.Sessions.PutConsoleSession(r.Context(), sess.ID, sess.Expires); err != nil {
+		c.render(w, r, "error", http.StatusInternalServerError, page{Title: "Sign in", Error: "The session could not be made."})
+		return
+	}
+	if err := c.writeSession(w, sess); err != nil {
 		c.render(w, r, "error", http.StatusInternalServerError, page{Title: "Sign in", Error: "The session could not be made."})
 		return
 	}
@@ -122,8 +138,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if err := c.o.Sessions.DeleteConsoleSession(r.Context(), sessionOf(r).ID); err != nil {
+		c.render(w, r, "error", http.StatusInternalServerError, page{Title: "Sign out", Error: "Signing out failed; try again."})
+		return
+	}
 	c.clearSession(w)
-	http.Redirect(w, r, Prefix+"login?flash="+url.QueryEscape("Signed out."), http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"login?flash=signedout", http.StatusSeeOther)
 }
 
 // Connections.
@@ -196,26 +216,24 @@ func (c *Console) connectionAction(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "activate":
 		_, err = conns.ActivateConnection(ctx, &pb.ActivateConnectionRequest{Id: id})
-		flash = "Activated: the first product sync is queued."
+		flash = "activated"
 	case "pause":
 		_, err = conns.PauseConnection(ctx, &pb.PauseConnectionRequest{Id: id})
-		flash = "Paused: no sync runs until it is activated again."
+		flash = "paused"
 	case "sync":
-		kind := pb.SyncKind(pb.SyncKind_value[r.PostFormValue("kind")])
-		var run *pb.Run
-		run, err = pb.NewRunServiceClient(c.o.Conn).TriggerSync(ctx, &pb.TriggerSyncRequest{ConnectionId: id, Kind: kind})
-		if err == nil {
-			http.Redirect(w, r, Prefix+"runs/"+url.PathEscape(run.GetId())+"?flash="+url.QueryEscape("Sync queued."), http.StatusSeeOther)
+		kind, ok := pb.SyncKind_value[r.PostFormValue("kind")]
+		if !ok || kind == 0 {
+			c.render(w, r, "error", http.StatusBadRequest, page{Title: "Refused", Error: "kind must be one of products, sales or deleted sales"})
 			return
 		}
-	case "mapping":
-		_, err = conns.UpdateConnection(ctx, &pb.UpdateConnectionRequest{
-			Connection: &pb.Connection{Id: id, MappingVersion: r.PostFormValue("version")},
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"mapping_version"}},
-		})
-		flash = "Mapping version changed."
+		var run *pb.Run
+		run, err = pb.NewRunServiceClient(c.o.Conn).TriggerSync(ctx, &pb.TriggerSyncRequest{ConnectionId: id, Kind: pb.SyncKind(kind)})
+		if err == nil {
+			http.Redirect(w, r, Prefix+"runs/"+url.PathEscape(run.GetId())+"?flash=queued", http.StatusSeeOther)
+			return
+		}
 	default:
-		http.Error(w, "unknown action", http.StatusNotFound)
+		c.render(w, r, "error", http.StatusNotFound, page{Title: "Not found", Error: "There is no such action."})
 		return
 	}
 	if err != nil {
@@ -226,13 +244,16 @@ func (c *Console) connectionAction(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			d.Errors = fields
+			if runs, err := pb.NewRunServiceClient(c.o.Conn).ListRuns(api(r), &pb.ListRunsRequest{ConnectionId: id, PageSize: 10}); err == nil {
+				d.Runs = runs.GetRuns()
+			}
 			c.render(w, r, "connection", http.StatusBadRequest, page{Title: d.C.GetDisplayName(), Nav: "connections", Error: st.Message(), Data: d})
 			return
 		}
 		c.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, Prefix+"connections/"+url.PathEscape(id)+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"connections/"+url.PathEscape(id)+"?flash="+flash, http.StatusSeeOther)
 }
 
 // fieldErrors reads the field violations of a refusal, keyed by the field's last name
@@ -421,12 +442,8 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request) {
 	res, err := pb.NewMappingServiceClient(c.o.Conn).PreviewMapping(api(r), &pb.PreviewMappingRequest{
 		Mapping: &pb.MappingRef{Ref: &pb.MappingRef_Version{Version: d.Version}}, Target: d.Target, InputJson: d.Input})
 	if err != nil {
-		st := status.Convert(err)
-		msg := st.Message()
-		for f, why := range fieldErrors(st) {
-			msg += "; " + f + ": " + why
-		}
-		c.previewRender(w, r, d, http.StatusBadRequest, msg)
+		// The message already says what each field violation says.
+		c.previewRender(w, r, d, http.StatusBadRequest, status.Convert(err).Message())
 		return
 	}
 	var pretty any

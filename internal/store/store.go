@@ -315,6 +315,12 @@ type SyncStateStore interface {
 	// PutSyncOutcome records how a sync of a connection ended: a success at at, or a failure at at
 	// with its error.
 	PutSyncOutcome(ctx context.Context, connectionID string, kind SyncKind, ok bool, at time.Time, errText string) error
+	// PutConsoleSession records a console sign-in until expires (and forgets expired ones).
+	PutConsoleSession(ctx context.Context, id string, expires time.Time) error
+	// ConsoleSessionActive says whether a sign-in exists and has not expired.
+	ConsoleSessionActive(ctx context.Context, id string) (bool, error)
+	// DeleteConsoleSession ends a sign-in; a miss is not an error.
+	DeleteConsoleSession(ctx context.Context, id string) error
 	// WaitingStats counts the pending sales of every connection and gives when the oldest began
 	// to wait (zero when none waits).
 	WaitingStats(ctx context.Context) (count int, oldest time.Time, err error)

@@ -296,6 +296,13 @@ type cursorRow struct {
 
 func (cursorRow) TableName() string { return "sync_cursors" }
 
+type consoleSessionRow struct {
+	ID        string `gorm:"primaryKey"`
+	ExpiresAt time.Time
+}
+
+func (consoleSessionRow) TableName() string { return "console_sessions" }
+
 type syncHealthRow struct {
 	ConnectionID  string `gorm:"primaryKey"`
 	Kind          string `gorm:"primaryKey"`

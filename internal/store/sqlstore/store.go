@@ -374,6 +374,27 @@ func (s *Store) PutSyncOutcome(ctx context.Context, connectionID string, kind st
 	return adapt(err, fmt.Sprintf("health of %s sync", kind))
 }
 
+// PutConsoleSession implements store.SyncStateStore.
+func (s *Store) PutConsoleSession(ctx context.Context, id string, expires time.Time) error {
+	db := s.db.WithContext(ctx)
+	if err := db.Where("expires_at < ?", s.timestamp()).Delete(&consoleSessionRow{}).Error; err != nil {
+		return adapt(err, "console sessions")
+	}
+	return adapt(db.Create(&consoleSessionRow{ID: id, ExpiresAt: expires.UTC().Truncate(time.Microsecond)}).Error, "console session")
+}
+
+// ConsoleSessionActive implements store.SyncStateStore.
+func (s *Store) ConsoleSessionActive(ctx context.Context, id string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&consoleSessionRow{}).Where("id = ? AND expires_at > ?", id, s.timestamp()).Count(&n).Error
+	return n > 0, adapt(err, "console session")
+}
+
+// DeleteConsoleSession implements store.SyncStateStore.
+func (s *Store) DeleteConsoleSession(ctx context.Context, id string) error {
+	return adapt(s.db.WithContext(ctx).Where("id = ?", id).Delete(&consoleSessionRow{}).Error, "console session")
+}
+
 // WaitingStats implements store.SyncStateStore.
 func (s *Store) WaitingStats(ctx context.Context) (int, time.Time, error) {
 	var n int64
