@@ -170,7 +170,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	demoCmd.Flags().AddFlagSet(sf)
 
-	root.AddCommand(serve, migrate, config, demoCmd, newMappingCommand(stdout), newKeysCommand(stdout, &cfg, logger), newRunsCommand(stdout))
+	root.AddCommand(serve, migrate, config, demoCmd, newMappingCommand(stdout), newKeysCommand(stdout, &cfg, logger), newRunsCommand(stdout), newConnectionsCommand(stdout))
 	return root
 }
 

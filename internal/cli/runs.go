@@ -7,12 +7,13 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/auth"
@@ -63,7 +64,7 @@ func newRunsCommand(stdout io.Writer) *cobra.Command {
 			defer conn.Close()
 			r, err := pb.NewRunServiceClient(conn).GetRun(cmd.Context(), &pb.GetRunRequest{Id: args[0]})
 			if err != nil {
-				return err
+				return apiError(err)
 			}
 			return printRun(stdout, r, asJSON)
 		},
@@ -89,7 +90,7 @@ func newRunsCommand(stdout io.Writer) *cobra.Command {
 			for {
 				r, err := client.GetRun(cmd.Context(), &pb.GetRunRequest{Id: args[0]})
 				if err != nil {
-					return err
+					return apiError(err)
 				}
 				if done := w.show(r, time.Now()); done {
 					return w.end(r)
@@ -103,18 +104,57 @@ func newRunsCommand(stdout io.Writer) *cobra.Command {
 		},
 	}
 	watch.Flags().DurationVar(&every, "every", time.Second, "how often to read the run")
-	runs.AddCommand(get, watch)
+
+	var connID, kind, state string
+	list := &cobra.Command{
+		Use: "list --connection ID", Short: "List a connection's runs, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if connID == "" {
+				return errors.New("--connection is required")
+			}
+			req := &pb.ListRunsRequest{ConnectionId: connID, PageSize: 50}
+			if kind != "" {
+				v, ok := pb.SyncKind_value["SYNC_KIND_"+strings.ToUpper(kind)]
+				if !ok {
+					return fmt.Errorf("--kind %q is not one of products, sales, deleted_sales", kind)
+				}
+				req.Kind = pb.SyncKind(v)
+			}
+			if state != "" {
+				v, ok := pb.RunState_value["RUN_STATE_"+strings.ToUpper(state)]
+				if !ok {
+					return fmt.Errorf("--state %q is not one of queued, running, succeeded, partial, failed, abandoned, interrupted", state)
+				}
+				req.State = pb.RunState(v)
+			}
+			conn, err := api.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			res, err := pb.NewRunServiceClient(conn).ListRuns(cmd.Context(), req)
+			if err != nil {
+				return apiError(err)
+			}
+			if asJSON {
+				return printProto(stdout, res)
+			}
+			for _, r := range res.GetRuns() {
+				fmt.Fprintf(stdout, "%s  %-13s %-11s %s\n", r.GetId(), kindName(r.GetKind()), stateName(r.GetState()), progressText(r))
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVar(&connID, "connection", "", "the connection whose runs to list")
+	list.Flags().StringVar(&kind, "kind", "", "only runs of this kind: products, sales or deleted_sales")
+	list.Flags().StringVar(&state, "state", "", "only runs in this state")
+	runs.AddCommand(get, watch, list)
 	return runs
 }
 
 func printRun(out io.Writer, r *pb.Run, asJSON bool) error {
 	if asJSON {
-		b, err := protojson.MarshalOptions{Multiline: true}.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(out, string(b))
-		return err
+		return printProto(out, r)
 	}
 	c := r.GetCounts()
 	fmt.Fprintf(out, "run %s: %s sync of connection %s, %s\n", r.GetId(), kindName(r.GetKind()), r.GetConnectionId(), stateName(r.GetState()))
@@ -210,6 +250,19 @@ func kindName(k pb.SyncKind) string {
 
 func stateName(s pb.RunState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "RUN_STATE_"))
+}
+
+// apiError says what the service answered, in its words, without the RPC plumbing.
+func apiError(err error) error {
+	st := status.Convert(err)
+	var words strings.Builder // NotFound → not found
+	for i, r := range st.Code().String() {
+		if i > 0 && unicode.IsUpper(r) {
+			words.WriteByte(' ')
+		}
+		words.WriteRune(unicode.ToLower(r))
+	}
+	return fmt.Errorf("%s: %s", words.String(), st.Message())
 }
 
 // isTerminal says whether out is a terminal, where a line can be redrawn in place.

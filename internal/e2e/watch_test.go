@@ -47,6 +47,27 @@ func TestRunsWatchShowsProgress(t *testing.T) {
 	require.Contains(t, text, "processed 300 of 300")
 	require.True(t, strings.Contains(text, "/s"), "a rate is shown:\n%s", text)
 
+	// The other commands an operator uses from a terminal, with the API's JSON names.
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, append(args, "--addr", p.grpcAddr)...)
+		cmd.Env = append(os.Environ(), "HANDYBIND_API_KEY="+p.key)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out2, err := cli("connections", "list", "--json")
+	require.NoError(t, err, out2)
+	require.Contains(t, out2, `"displayName": "Distribuidora"`)
+	require.Contains(t, out2, `"state": "HEALTH_STATE_OK"`)
+	out2, err = cli("connections", "list")
+	require.NoError(t, err, out2)
+	require.Contains(t, out2, connID+"  active   ok")
+	out2, err = cli("runs", "list", "--connection", connID, "--kind", "sales")
+	require.NoError(t, err, out2)
+	require.Contains(t, out2, r.GetId()+"  sales         succeeded   300 of 300")
+	out2, err = cli("runs", "get", "01900000-0000-7000-8000-000000000009")
+	require.Error(t, err)
+	require.Contains(t, out2, "handybind: not found: run 01900000-0000-7000-8000-000000000009")
+
 	// Without a key, a clear refusal.
 	cmd = exec.Command(binary, "runs", "get", r.GetId(), "--addr", p.grpcAddr)
 	cmd.Env = append(os.Environ(), "HANDYBIND_API_KEY=")
