@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/testdb"
 )
 
 // TestServiceSyncsThroughJobs is also P1's test that activation itself queues the initial product
@@ -113,4 +115,35 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.NotContains(t, h.logs.String(), "h-tok")
 		require.NotContains(t, h.logs.String(), "b-tok")
 	})
+}
+
+// TestRiverUIIsOnTheAdminListenerForPlatformKeys: River's UI answers on the admin listener only,
+// and only to a platform key (bearer or basic password); on the public HTTP port it is not there.
+func TestRiverUIIsOnTheAdminListenerForPlatformKeys(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	get := func(url string, auth func(*http.Request)) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		require.NoError(t, err)
+		if auth != nil {
+			auth(req)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	admin := "http://" + h.srv.AdminAddr()
+	code, _ := get(admin+"/riverui/", nil)
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = get(admin+"/riverui/", func(r *http.Request) { r.SetBasicAuth("ops", h.key) })
+	require.Equal(t, http.StatusForbidden, code, "a partner key sees one tenant; River UI shows all")
+	code, page := get(admin+"/riverui/", func(r *http.Request) { r.SetBasicAuth("ops", h.platformKey) })
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, "<html")
+	code, body := get(admin+"/riverui/api/jobs?state=completed", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+h.platformKey) })
+	require.Equal(t, http.StatusOK, code, body)
+	code, _ = get(h.rest+"/riverui/", func(r *http.Request) { r.SetBasicAuth("ops", h.platformKey) })
+	require.Equal(t, http.StatusNotFound, code, "not on the public port")
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"riverqueue.com/riverui"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -68,6 +69,8 @@ type Server struct {
 	mappings         *mapping.Registry
 	queue            *jobs.Queue
 	engine           *syncer.Engine
+	authn            *auth.Authenticator
+	riverUI          *riverui.Handler
 	store            store.Store
 	tp               trace.TracerProvider
 	stopTracing      func(context.Context) error
@@ -155,7 +158,8 @@ func (s *Server) build(ctx context.Context) error {
 		})
 	}
 
-	guard := auth.NewGuard(auth.NewAuthenticator(st), storeTenants{st}, st, s.log,
+	s.authn = auth.NewAuthenticator(st)
+	guard := auth.NewGuard(s.authn, storeTenants{st}, st, s.log,
 		func(ctx context.Context, err error) error { return api.ToStatus(ctx, s.log, err) })
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics, guard.Unary(), guard.Scope())...),
@@ -339,6 +343,11 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	admin := http.NewServeMux()
 	admin.Handle("GET /metrics", s.metrics.Handler())
+	// River's UI, for operators with a platform key only: it shows every tenant's jobs.
+	if s.riverUI, err = s.queue.UI("/riverui"); err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	admin.Handle("/riverui/", platformOnly(s.authn, s.riverUI))
 	s.admin = &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.http = &http.Server{
 		Handler:           handler,
@@ -483,6 +492,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		s.shutdown()
 		return fmt.Errorf("starting the job queue: %w", err)
+	}
+	if err := s.riverUI.Start(watchCtx); err != nil {
+		s.shutdown()
+		return fmt.Errorf("starting River UI: %w", err)
 	}
 	s.log.InfoContext(ctx, "handybind serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "admin", s.AdminAddr(),
 		"tls", s.tls != nil, "allowed_hosts", strings.Join(s.egress.Patterns(), ","), "database", sqlstore.Redact(s.cfg.Database()))
@@ -630,4 +643,34 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// platformOnly lets through a request that carries a platform key, as a bearer token or as the
+// password of HTTP basic authentication (what a browser asks for); anything else is 401, or 403
+// for a key of another role.
+func platformOnly(authn *auth.Authenticator, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := "", false
+		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+			key, ok = strings.TrimPrefix(h, "Bearer "), true
+		} else if _, pw, basic := r.BasicAuth(); basic {
+			key, ok = pw, true
+		}
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="handybind admin: a platform API key as the password", charset="UTF-8"`)
+			http.Error(w, "a platform API key is needed", http.StatusUnauthorized)
+			return
+		}
+		caller, err := authn.ByKey(r.Context(), key)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="handybind admin: a platform API key as the password", charset="UTF-8"`)
+			http.Error(w, "this API key is not accepted", http.StatusUnauthorized)
+			return
+		}
+		if caller.Role != store.RolePlatform {
+			http.Error(w, "River UI shows every tenant's jobs: it needs a platform key", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
+	"riverqueue.com/riverui"
 
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/errs"
@@ -340,4 +341,15 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 		}
 		after = cs[len(cs)-1].ID
 	}
+}
+
+// UI is River's own UI over this queue, served under prefix; start it before serving.
+func (q *Queue) UI(prefix string) (*riverui.Handler, error) {
+	return riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(q.client, nil),
+		Logger:    q.log,
+		Prefix:    prefix,
+		// Job arguments carry connection ids and trace parents, nothing secret; shown folded.
+		JobListHideArgsByDefault: true,
+	})
 }
