@@ -451,6 +451,10 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
+	mux.HandleFunc("GET /swagger.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Swagger2)
+	})
 	mux.Handle("/", http.MaxBytesHandler(validUTF8(gw), maxBody))
 	return otelhttp.NewHandler(mux, "rest", otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(tracing.Propagator)), nil
 }
