@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -185,7 +186,7 @@ func validationStatus(err error) error {
 				field = v.Proto.GetRuleId()[:i]
 			}
 		}
-		desc := v.Proto.GetMessage()
+		desc := plainMessage(v)
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
 		if field != "" && !strings.HasPrefix(desc, field) {
 			desc = field + ": " + desc
@@ -207,4 +208,83 @@ func errorInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		return resp, nil
 	}
+}
+
+// plainMessage says what a broken rule asks for in words a caller understands, naming the
+// allowed values where there is a list; rules without a better sentence keep protovalidate's.
+func plainMessage(v *protovalidate.Violation) string {
+	fd := v.FieldDescriptor
+	switch v.Proto.GetRuleId() {
+	case "required":
+		if fd != nil && fd.Enum() != nil {
+			return "is required: " + enumChoices(fd.Enum())
+		}
+		return "is required"
+	case "enum.not_in", "enum.defined_only":
+		if fd != nil && fd.Enum() != nil {
+			if v.Proto.GetRuleId() == "enum.not_in" && v.FieldValue.IsValid() && v.FieldValue.Enum() == 0 {
+				return "is required: " + enumChoices(fd.Enum())
+			}
+			return "must be " + enumChoices(fd.Enum())
+		}
+	case "string.in":
+		if v.RuleValue.IsValid() {
+			list := v.RuleValue.List()
+			names := make([]string, list.Len())
+			for i := range list.Len() {
+				names[i] = list.Get(i).String()
+			}
+			return "must be " + orList(names)
+		}
+	case "string.uuid":
+		return "must be a UUID, such as 01900000-0000-7000-8000-000000000001"
+	case "string.pattern":
+		if fd != nil {
+			if hint, ok := patternHints[string(fd.Name())]; ok {
+				return hint
+			}
+		}
+		return "is not in the expected form"
+	}
+	return v.Proto.GetMessage()
+}
+
+// patternHints say in words what the fields with a pattern rule look like.
+var patternHints = map[string]string{
+	"mapping_version": "must be a version such as v1 or v2",
+	"version":         "must be a version such as v1 or v2",
+	"tenant":          "must be a tenant name: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters",
+}
+
+// enumChoices lists an enum's values as a caller writes them, without the type prefix and the
+// unset value: "products, sales or deleted_sales".
+func enumChoices(ed protoreflect.EnumDescriptor) string {
+	prefix := strings.ToUpper(camelToSnake(string(ed.Name()))) + "_"
+	var names []string
+	for i := range ed.Values().Len() {
+		ev := ed.Values().Get(i)
+		if ev.Number() == 0 {
+			continue
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(string(ev.Name()), prefix)))
+	}
+	return orList(names)
+}
+
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func camelToSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

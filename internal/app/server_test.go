@@ -323,6 +323,12 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 		{"missing connection", http.MethodGet, "/v1/connections/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
 		{"missing run", http.MethodGet, "/v1/runs/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
 		{"output-only mask", http.MethodPatch, "/v1/connections/" + existing.GetId() + "?updateMask=state", `{"state":"CONNECTION_STATE_ACTIVE"}`, 400, "output only"},
+		// Messages a person understands, with the allowed values where there is a list.
+		{"no sync kind", http.MethodPost, "/v1/connections/" + existing.GetId() + "/runs", `{}`, 400, "kind: is required: products, sales or deleted_sales"},
+		{"not a uuid, in words", http.MethodGet, "/v1/runs/42", "", 400, "id: must be a UUID"},
+		{"bad version", http.MethodPatch, "/v1/connections/" + existing.GetId() + "?updateMask=mappingVersion", `{"mappingVersion":"../v1"}`, 400, "must be a version such as v1 or v2"},
+		{"bad tenant", http.MethodPost, "/v1/connections", `{"displayName":"x","tenant":"Acme Corp"}`, 400, "must be a tenant name"},
+		{"preview target", http.MethodPost, "/v1/mappings:preview", `{"mapping":{"version":"v2"},"target":"invoice","inputJson":"{}"}`, 400, "target: must be product, client, order, order_line or warehouse"},
 	}
 	for _, tc := range rest {
 		t.Run("rest/"+tc.name, func(t *testing.T) {
