@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -193,7 +195,72 @@ func (m *Mapping) PreviewContext(ctx context.Context, target string, input []byt
 func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	return plainJSONError(b, dec.Decode(v))
+}
+
+// plainJSONError says what is wrong with an input in an integrator's words: where (line and
+// column), and which kind of value a field wants (a number, text, true or false, a date, a list),
+// never a Go type.
+func plainJSONError(b []byte, err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntax):
+		line, col := jsonPosition(b, syntax.Offset)
+		return fmt.Errorf("not valid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(syntax.Error(), "invalid character "))
+	case errors.As(err, &typ):
+		line, col := jsonPosition(b, typ.Offset)
+		field := typ.Field
+		if field == "" {
+			field = "the input"
+		}
+		return fmt.Errorf("%s at line %d, column %d: expected %s, got %s", field, line, col, valueKind(typ.Type), typ.Value)
+	case errors.Is(err, io.EOF):
+		return errors.New("the input is empty; give a JSON object")
+	}
+	msg := err.Error()
+	if after, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return fmt.Errorf("unknown field %s", after)
+	}
+	// Decimal and time values say what they want themselves; strip Go's plumbing from the rest.
+	return errors.New(strings.TrimPrefix(msg, "json: "))
+}
+
+func jsonPosition(b []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for i := 0; i < int(offset) && i < len(b); i++ {
+		if b[i] == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// valueKind names what a Go type holds, as JSON writes it.
+func valueKind(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[money.Decimal]():
+		return "a number"
+	case t == reflect.TypeFor[time.Time]():
+		return "a date and time, such as \"2026-11-26T07:14:32Z\""
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "text"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another kind of value"
 }
 
 // TestResult is the outcome of one test case of a mapping file.
