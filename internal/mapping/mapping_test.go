@@ -198,10 +198,10 @@ func TestPreviewExplainsEveryField(t *testing.T) {
 	// Bad input is told in an integrator's words, where it is, never with Go's types.
 	for in, want := range map[string]string{
 		"{\n  \"line\": {\"quantity\": 1,}\n}": "not valid JSON at line 2, column 27",
-		`[1, 2]`:                            "expected an object, got array",
-		`{"line": {"comments": 7}}`:         "line.comments at line 1, column 24: expected text, got number",
-		`{"line": {"isReward": "yes"}}`:     "expected true or false",
-		``:                                  "the input is empty",
+		`[1, 2]`:                               "expected an object, got array",
+		`{"line": {"comments": 7}}`:            "line.comments at line 1, column 24: expected text, got number",
+		`{"line": {"isReward": "yes"}}`:        "expected true or false",
+		``:                                     "the input is empty",
 	} {
 		_, _, err = v1(t).Preview("order_line", []byte(in))
 		require.ErrorContains(t, err, want, in)
