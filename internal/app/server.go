@@ -144,9 +144,9 @@ func (s *Server) build(ctx context.Context) error {
 		StallTimeout: s.cfg.JobTimeout, LeaseTTL: s.cfg.LeaseTTL, LeaseRenew: min(syncer.DefaultLeaseRenew, s.cfg.LeaseTTL/3),
 		BindOptions: func(o *bind.Options) {
 			o.RequestsPerSecond, o.Burst = s.cfg.BindRequestsPerSecond, max(1, int(s.cfg.BindRequestsPerSecond))
-			o.HTTPClient = outbound
+			o.HTTPClient = s.metrics.Upstream(outbound, "bind")
 		},
-		HandyOptions: func(o *handy.Options) { o.HTTPClient = outbound },
+		HandyOptions: func(o *handy.Options) { o.HTTPClient = s.metrics.Upstream(outbound, "handy") },
 	})
 	if s.queue, err = jobs.New(s.db, st, s.engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, ReapEvery: max(time.Second, s.cfg.LeaseTTL/3)}); err != nil {
 		return err

@@ -5,6 +5,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -24,6 +25,8 @@ type Metrics struct {
 	RunTime  *prometheus.HistogramVec // kind
 	Items    *prometheus.CounterVec   // kind, entity, outcome
 	Failures *prometheus.CounterVec   // kind: runs that stopped early
+	// Calls are the requests sent to Handy and Bind, by system, method and status (or "error").
+	Calls *prometheus.HistogramVec
 }
 
 // New registers every metric on a fresh registry, with the Go and process collectors.
@@ -47,7 +50,11 @@ func New() *Metrics {
 			Name: "handybind_sync_run_errors_total", Help: "Sync runs that stopped early, by kind.",
 		}, []string{"kind"}),
 	}
-	r.MustRegister(m.GRPC, m.Runs, m.RunTime, m.Items, m.Failures,
+	m.Calls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "handybind_upstream_request_duration_seconds", Help: "Requests to Handy and Bind by system, method and HTTP status (\"error\" when no answer came).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 3, 8),
+	}, []string{"system", "method", "status"})
+	r.MustRegister(m.Calls, m.GRPC, m.Runs, m.RunTime, m.Items, m.Failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -112,3 +119,28 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
+
+// Upstream returns c with every request it sends measured as a call to system ("handy" or
+// "bind"); the client is copied, c is left as it was.
+func (m *Metrics) Upstream(c *http.Client, system string) *http.Client {
+	out := *c
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	out.Transport = roundTrip(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		res, err := base.RoundTrip(r)
+		code := "error"
+		if err == nil {
+			code = strconv.Itoa(res.StatusCode)
+		}
+		m.Calls.WithLabelValues(system, r.Method, code).Observe(time.Since(start).Seconds())
+		return res, err
+	})
+	return &out
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
