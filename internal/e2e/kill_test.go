@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/bind/bindsim"
+	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/testdb"
 )
 
@@ -26,17 +27,7 @@ func TestKilledMidSalesSyncLeavesEverySaleOnce(t *testing.T) {
 	for name, dbURL := range map[string]string{"sqlite": testdb.SQLite(t), "postgres": testdb.Postgres(t)} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := newCompany(t)
-			key := newKey()
-			p := start(t, dbURL, key, leaseFlags...)
-			connID := c.connect(t, p)
-			sales := c.sales(t, 150)
-
-			// Slow creates, so the kill lands in the middle of the run.
-			c.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 15 * time.Millisecond, Times: 150})
-			killed, err := p.runs().TriggerSync(context.Background(), &pb.TriggerSyncRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES})
-			require.NoError(t, err)
-			require.Eventually(t, func() bool { return c.orderCount() >= 40 }, 30*time.Second, 5*time.Millisecond)
+			c, key, p, connID, sales, killed := midSalesRun(t, dbURL)
 			p.kill(t)
 			require.Less(t, c.orderCount(), len(sales), "the kill must land mid-run")
 
@@ -61,15 +52,7 @@ func TestSIGTERMInterruptsAndTheNextStartResumes(t *testing.T) {
 	for name, dbURL := range map[string]string{"sqlite": testdb.SQLite(t), "postgres": testdb.Postgres(t)} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := newCompany(t)
-			key := newKey()
-			p := start(t, dbURL, key, leaseFlags...)
-			connID := c.connect(t, p)
-			sales := c.sales(t, 150)
-			c.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 15 * time.Millisecond, Times: 150})
-			stopped, err := p.runs().TriggerSync(context.Background(), &pb.TriggerSyncRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES})
-			require.NoError(t, err)
-			require.Eventually(t, func() bool { return c.orderCount() >= 40 }, 30*time.Second, 5*time.Millisecond)
+			c, key, p, connID, sales, stopped := midSalesRun(t, dbURL)
 			require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 			require.NoError(t, p.cmd.Wait(), "a graceful stop exits cleanly; see %s", p.log)
 			sent := c.orderCount()
@@ -115,6 +98,22 @@ func TestSurvivingReplicaTakesOver(t *testing.T) {
 	requireSettled(t, b, connID)
 	c.requireExactlyOnce(t, sales)
 	c.requireOneCreatedItemPerOrder(t, b, connID)
+}
+
+// midSalesRun starts a service on dbURL with a connection and 150 sales, and returns once its
+// sales sync has sent 40 of them (creates are slowed so that the run is still going).
+func midSalesRun(t *testing.T, dbURL string) (c *company, key string, p *proc, connID string, sales map[string]handy.SalesOrder, run *pb.Run) {
+	t.Helper()
+	c = newCompany(t)
+	key = newKey()
+	p = start(t, dbURL, key, leaseFlags...)
+	connID = c.connect(t, p)
+	sales = c.sales(t, 150)
+	c.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 15 * time.Millisecond, Times: 150})
+	run, err := p.runs().TriggerSync(context.Background(), &pb.TriggerSyncRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.orderCount() >= 40 }, 30*time.Second, 5*time.Millisecond)
+	return c, key, p, connID, sales, run
 }
 
 func requireRunState(t *testing.T, p *proc, runID string, want pb.RunState, within time.Duration) {
