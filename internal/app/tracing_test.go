@@ -42,7 +42,17 @@ func TestOneTraceFromTriggerToBind(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond)
 	require.Len(t, s.bind.Orders(), 1)
 
-	spans := exp.GetSpans()
+	// The run's span ends just after the run is recorded: wait for it.
+	var spans tracetest.SpanStubs
+	require.Eventually(t, func() bool {
+		spans = exp.GetSpans()
+		for _, sp := range spans {
+			if sp.Name == "sync sales" {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
 	find := func(match func(tracetest.SpanStub) bool) tracetest.SpanStub {
 		t.Helper()
 		for _, sp := range spans {
