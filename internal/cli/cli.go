@@ -3,6 +3,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +110,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
 	sf.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA that signs client certificates; a verified certificate acts as the key made with --cert-cn")
 
+	var migrateJSON, configJSON bool
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply missing database migrations (handybind's and River's)",
@@ -127,23 +129,39 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if migrateJSON {
+				return writeJSON(stdout, map[string]any{"database": sqlstore.Redact(cfg.Database()), "version": st.Current,
+					"latest": st.Target, "riverPending": len(st.RiverPending) > 0})
+			}
 			fmt.Fprintf(stdout, "%s: %s\n", sqlstore.Redact(cfg.Database()), st)
 			return nil
 		},
 	}
+	migrate.Flags().BoolVar(&migrateJSON, "json", false, "print JSON for tools")
 
 	config := &cobra.Command{
 		Use:   "config",
 		Short: "Print the configuration in effect, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprint(stdout, cfg.String())
+			if configJSON {
+				out := map[string]any{}
+				for _, a := range cfg.LogValue().Group() {
+					out[lowerCamel(a.Key)] = a.Value.String()
+				}
+				if err := writeJSON(stdout, out); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprint(stdout, cfg.String())
+			}
 			if err := validate(); err != nil {
 				return err
 			}
 			return nil
 		},
 	}
+	config.Flags().BoolVar(&configJSON, "json", false, "print JSON for tools, with camelCase names as the API's JSON has")
 	// config shows the serve flags too, so the whole configuration can be checked.
 	config.Flags().AddFlagSet(sf)
 
@@ -192,4 +210,22 @@ func applyEnv(fs *pflag.FlagSet) error {
 		}
 	})
 	return errors.Join(problems...)
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// lowerCamel writes a snake_case name as the API's JSON does: bind_rps → bindRps.
+func lowerCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }

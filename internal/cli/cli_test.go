@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -57,4 +58,28 @@ func TestMigrateThenServeRefusalIsGone(t *testing.T) {
 	_, errOut, code = run(t, "serve", "--database-url", other, "--data-dir", dir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
 	require.Equal(t, 1, code)
 	require.True(t, strings.Contains(errOut, "handybind migrate"), errOut)
+}
+
+// TestConfigAndMigrateJSON: the commands that print data print JSON for tools, with the API's
+// camelCase names, and secrets stay redacted.
+func TestConfigAndMigrateJSON(t *testing.T) {
+	t.Setenv("HANDYBIND_SECRET_KEY", "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	out, errOut, code := run(t, "config", "--json", "--data-dir", t.TempDir())
+	require.Equal(t, 0, code, errOut)
+	var cfg map[string]string
+	require.NoError(t, json.Unmarshal([]byte(out), &cfg), out)
+	require.Equal(t, "REDACTED", cfg["secretKey"])
+	require.Equal(t, "127.0.0.1:9090", cfg["grpcAddr"])
+	require.NotContains(t, out, "AAECAwQF")
+
+	db := "sqlite:" + filepath.Join(t.TempDir(), "hb.db")
+	out, errOut, code = run(t, "migrate", "--database-url", db, "--log-level", "warn", "--json")
+	require.Equal(t, 0, code, errOut)
+	var st struct {
+		Version, Latest int
+		RiverPending    bool
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	require.Equal(t, st.Latest, st.Version)
+	require.False(t, st.RiverPending)
 }
