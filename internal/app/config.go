@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/handybind/handybind/mappings"
 	"go.opentelemetry.io/otel/trace"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -235,4 +238,33 @@ func NewLogger(c Config, w interface{ Write([]byte) (int, error) }) (*slog.Logge
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// mappingsDir is the folder the mapping registry reads. When the default folder is not there
+// (the binary runs outside the repository), the mappings built into the binary are written to
+// the data folder and read from there: the same files, every start, so they match the binary.
+// A --mappings-dir that was given and does not exist stays an error.
+func (c Config) mappingsDir(log *slog.Logger) (string, error) {
+	if _, err := os.Stat(c.MappingsDir); err == nil || c.MappingsDir != Defaults().MappingsDir {
+		return c.MappingsDir, nil
+	}
+	dir := filepath.Join(c.DataDir, "builtin-mappings")
+	err := fs.WalkDir(mappings.Files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := mappings.Files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing the built-in mappings to %s: %w", dir, err)
+	}
+	log.Info("no mappings folder here: using the mappings built into the binary", "folder", dir)
+	return dir, nil
 }

@@ -3,8 +3,10 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/app"
 	"github.com/handybind/handybind/internal/testdb"
 )
 
@@ -169,4 +172,27 @@ func TestMappingFileEditedWhileServing(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	require.Contains(t, preview(), "Vendió: Beto")
 	require.Contains(t, h.logs.String(), "mapping refused")
+}
+
+// TestBuiltInMappingsOutsideTheRepository: a binary run from a folder without mappings/ (as an
+// installed one is) serves the mapping versions built into it.
+func TestBuiltInMappingsOutsideTheRepository(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, testdb.SQLite(t))
+	cfg.MappingsDir = app.Defaults().MappingsDir // "mappings", which this test's folder does not have
+	h := startServer(t, cfg)
+	list, err := pb.NewMappingServiceClient(h.conn).ListMappings(context.Background(), &pb.ListMappingsRequest{})
+	require.NoError(t, err)
+	var versions []string
+	for _, m := range list.GetMappings() {
+		versions = append(versions, m.GetVersion())
+	}
+	require.Contains(t, versions, "v1")
+	require.Contains(t, versions, "v2")
+
+	// A folder named on purpose that is not there is still an error, not a silent fallback.
+	cfg = testConfig(t, testdb.SQLite(t))
+	cfg.MappingsDir = filepath.Join(t.TempDir(), "nowhere")
+	_, err = app.NewServer(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "mappings folder")
 }

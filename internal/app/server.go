@@ -134,7 +134,11 @@ func (s *Server) build(ctx context.Context) error {
 	outbound := s.egress.HTTPClient(8)
 	// Each Handy and Bind call is a span of the sync that made it.
 	outbound.Transport = otelhttp.NewTransport(outbound.Transport, otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(tracing.Propagator))
-	if s.mappings, err = mapping.NewRegistry(s.cfg.MappingsDir, s.log); err != nil {
+	dir, err := s.cfg.mappingsDir(s.log)
+	if err != nil {
+		return err
+	}
+	if s.mappings, err = mapping.NewRegistry(dir, s.log); err != nil {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
 	}
 
