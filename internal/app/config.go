@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/handybind/handybind/mappings"
-	"go.opentelemetry.io/otel/trace"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -16,10 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/syncer"
+	"github.com/handybind/handybind/mappings"
 )
 
 // Config is the whole server configuration. Zero values mean the defaults of Defaults().

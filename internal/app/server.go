@@ -2,16 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/handybind/handybind/internal/tracing"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/trace"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"riverqueue.com/riverui"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -20,11 +17,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"crypto/tls"
-	"io/fs"
-
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -34,6 +31,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
+	"riverqueue.com/riverui"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/gen/openapi"
@@ -52,6 +50,7 @@ import (
 	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/syncer"
+	"github.com/handybind/handybind/internal/tracing"
 )
 
 // Server is one handybind process: gRPC and the REST gateway over one storage.

@@ -78,6 +78,9 @@ func newRunsCommand(stdout io.Writer) *cobra.Command {
 			"finished with some records failed), 1 when it failed, was abandoned or interrupted.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if every < 100*time.Millisecond {
+				return fmt.Errorf("--every %s is too short; give 100ms or more", every)
+			}
 			conn, err := api.dial()
 			if err != nil {
 				return err

@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/handybind/handybind/internal/tracing"
-	"go.opentelemetry.io/otel/propagation"
 	"log/slog"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
+	"go.opentelemetry.io/otel/propagation"
 	"riverqueue.com/riverui"
 
 	"github.com/handybind/handybind/internal/bind"
@@ -30,6 +29,7 @@ import (
 	"github.com/handybind/handybind/internal/store"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/syncer"
+	"github.com/handybind/handybind/internal/tracing"
 )
 
 // Schedules parses the sync schedules; River fires each kind's fan-out at the times they give.

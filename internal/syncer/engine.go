@@ -15,16 +15,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/handybind/handybind/internal/bind"
 	"github.com/handybind/handybind/internal/connection"
@@ -181,12 +181,9 @@ type recorder struct {
 }
 
 func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID string, outcome store.Outcome, reason, payloadDigest string) {
-	it := r.item(entity, handyID, bindID, outcome, reason, payloadDigest)
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	r.items = append(r.items, it)
+	r.items = append(r.items, r.item(entity, handyID, bindID, outcome, reason, payloadDigest))
 	if len(r.items) >= 200 {
-		r.flushLocked(ctx)
+		r.flush(ctx)
 	}
 }
 
@@ -229,13 +226,9 @@ func (r *recorder) failed() int {
 	return r.p.counts.Failed
 }
 
+// flush writes the buffered items. Only the run's own goroutine touches them; the heartbeat
+// reads the counts, which p guards.
 func (r *recorder) flush(ctx context.Context) {
-	r.p.mu.Lock()
-	defer r.p.mu.Unlock()
-	r.flushLocked(ctx)
-}
-
-func (r *recorder) flushLocked(ctx context.Context) {
 	if len(r.items) == 0 {
 		return
 	}
@@ -301,7 +294,6 @@ func newRecorder(e *Engine, run *store.Run) *recorder {
 func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.Run, error) {
 	r.flush(ctx)
 	counts, processed, total := r.p.snapshot()
-	r.run.Counts = counts
 	out, err := e.d.Store.UpdateRun(ctx, r.run.ID, func(run *store.Run) error {
 		run.Counts, run.WindowStart, run.WindowEnd = counts, r.run.WindowStart, r.run.WindowEnd
 		run.Processed, run.Total = processed, total

@@ -50,9 +50,6 @@ func (e *Engine) interrupted() error {
 	}
 }
 
-// Instance names this process in the leases it holds.
-func (e *Engine) Instance() string { return e.instance }
-
 func newInstance() string { return uuid.Must(uuid.NewV7()).String() }
 
 // progress is what a run has done so far; the heartbeat reads it while the run writes it.

@@ -55,18 +55,19 @@ type orderAmounts struct {
 // orderAmountsOf computes an order's amounts from its product and service lines, its discount (an
 // amount, taken off the VAT base) and its VAT rate.
 func orderAmountsOf(products, services []amountLine, discount, vatRate money.Decimal, r Rounding) orderAmounts {
-	exactProducts, exactServices, exactIEPS, exactTaxed := money.Zero, money.Zero, money.Zero, money.Zero
-	for i, l := range append(append([]amountLine(nil), products...), services...) {
-		if i < len(products) {
-			exactProducts = exactProducts.Add(l.net())
-		} else {
-			exactServices = exactServices.Add(l.net())
+	exactIEPS, exactTaxed := money.Zero, money.Zero
+	sum := func(lines []amountLine) money.Decimal {
+		net := money.Zero
+		for _, l := range lines {
+			net = net.Add(l.net())
+			exactIEPS = exactIEPS.Add(l.iepsAmount())
+			if !l.exempt {
+				exactTaxed = exactTaxed.Add(l.net()).Add(l.iepsAmount())
+			}
 		}
-		exactIEPS = exactIEPS.Add(l.iepsAmount())
-		if !l.exempt {
-			exactTaxed = exactTaxed.Add(l.net()).Add(l.iepsAmount())
-		}
+		return net
 	}
+	exactProducts, exactServices := sum(products), sum(services)
 	a := orderAmounts{
 		productSubtotal: exactProducts.Cents(),
 		serviceSubtotal: exactServices.Cents(),
