@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"buf.build/go/protovalidate"
 	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -40,8 +41,8 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 
 // UnaryInterceptors returns the server's interceptor chain, outermost first:
 //
-//	recovery → request id and logger → logging → authentication and role → protovalidate →
-//	tenant scope → domain-error mapping
+//	recovery → gRPC metrics → request id and logger → logging → authentication and role →
+//	protovalidate → tenant scope → domain-error mapping
 //
 // Recovery is outermost so that a panic anywhere becomes Internal and is logged; authentication
 // runs before validation, so that a caller without a key learns nothing about the request's
@@ -49,12 +50,13 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 // logging interceptor sees the final code.
 func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics, authn, scope grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
-		recoveryInterceptor(log),
+		recovery.UnaryServerInterceptor(recoveryOption(log)),
 		// The standard grpc_server_* families, outside everything that can refuse a call, so
 		// that refusals are counted with their codes.
 		m.GRPC.UnaryServerInterceptor(),
 		requestIDInterceptor(log),
-		loggingInterceptor(log),
+		noteInterceptor,
+		logging.UnaryServerInterceptor(callLogger(log), loggingOptions...),
 		authn,
 		validationInterceptor(v),
 		scope,
@@ -63,33 +65,62 @@ func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.M
 }
 
 // StreamInterceptors is the chain for streaming methods (server reflection, health watch):
-// recovery, then authentication.
+// recovery, metrics, then authentication.
 func StreamInterceptors(log *slog.Logger, m *metrics.Metrics, authn grpc.StreamServerInterceptor) []grpc.StreamServerInterceptor {
 	return []grpc.StreamServerInterceptor{
-		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					log.ErrorContext(ss.Context(), "panic in stream handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					err = status.Error(codes.Internal, "internal error; the server log has the details")
-				}
-			}()
-			return handler(srv, ss)
-		},
+		recovery.StreamServerInterceptor(recoveryOption(log)),
 		m.GRPC.StreamServerInterceptor(),
 		authn,
 	}
 }
 
-func recoveryInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				Logger(ctx, log).ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = status.Error(codes.Internal, "internal error; the server log has the details (see the request id)")
-			}
-		}()
-		return handler(ctx, req)
-	}
+// recoveryOption logs a handler's panic with its stack and answers Internal without details,
+// which stay in the log.
+func recoveryOption(log *slog.Logger) recovery.Option {
+	return recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		Logger(ctx, log).ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error; the server log has the details (see the request id)")
+	})
+}
+
+// noteInterceptor gives the call a note the guard fills in with the caller's key id, so the
+// logging interceptor, which runs before authentication, can still name the key.
+func noteInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, _ = auth.WithNote(ctx)
+	return handler(ctx, req)
+}
+
+// callLogger writes the logging interceptor's lines through the request's logger, which carries
+// the request id.
+func callLogger(log *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		Logger(ctx, log).Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// loggingOptions log one line per finished call: method, code and duration, never the payload,
+// which can carry tokens; with the key id and the trace id once they are known.
+var loggingOptions = []logging.Option{
+	logging.WithLogOnEvents(logging.FinishCall),
+	logging.WithLevels(func(code codes.Code) logging.Level {
+		switch code {
+		case codes.OK:
+			return logging.LevelInfo
+		case codes.Internal, codes.Unknown, codes.DataLoss:
+			return logging.LevelError
+		}
+		return logging.LevelWarn
+	}),
+	logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+		var f logging.Fields
+		if n := auth.NoteOf(ctx); n != nil && n.KeyID != "" {
+			f = append(f, "key_id", n.KeyID)
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			f = append(f, "trace_id", sc.TraceID().String())
+		}
+		return f
+	}),
 }
 
 func requestIDInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
@@ -120,37 +151,6 @@ func validRequestID(s string) bool {
 		}
 	}
 	return true
-}
-
-// loggingInterceptor logs one line per call: method, code and duration, never the payload, which
-// can carry tokens.
-func loggingInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		ctx, note := auth.WithNote(ctx)
-		resp, err := handler(ctx, req)
-		code := status.Code(err)
-		level := slog.LevelInfo
-		switch code {
-		case codes.Internal, codes.Unknown, codes.DataLoss:
-			level = slog.LevelError
-		case codes.OK:
-		default:
-			level = slog.LevelWarn
-		}
-		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration", time.Since(start)}
-		if note.KeyID != "" {
-			attrs = append(attrs, "key_id", note.KeyID)
-		}
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			attrs = append(attrs, "trace_id", sc.TraceID().String())
-		}
-		if err != nil {
-			attrs = append(attrs, "message", status.Convert(err).Message())
-		}
-		Logger(ctx, log).Log(ctx, level, "rpc", attrs...)
-		return resp, err
-	}
 }
 
 // validationInterceptor checks every request against its protovalidate rules and answers

@@ -437,6 +437,40 @@ func TestHealthOpenAPIAndRequestID(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "request_id=trace-abc-123") }, time.Second, 10*time.Millisecond)
 }
 
+// TestEveryCallIsLoggedOnceWithItsKeyAndCode reads the one line a call leaves: its method, code,
+// request id and the key that made it (whose id is known only after authentication, inside the
+// logging interceptor), and never the key itself.
+func TestEveryCallIsLoggedOnceWithItsKeyAndCode(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	keyID := strings.SplitN(strings.TrimPrefix(h.key, "hbk_"), "_", 2)[0]
+
+	req, err := http.NewRequest(http.MethodGet, h.rest+"/v1/connections/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "logged-call-1")
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	r, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, http.StatusNotFound, r.StatusCode)
+
+	var line string
+	require.Eventually(t, func() bool {
+		for _, l := range strings.Split(h.logs.String(), "\n") {
+			if strings.Contains(l, "request_id=logged-call-1") && strings.Contains(l, "finished call") {
+				line = l
+				return true
+			}
+		}
+		return false
+	}, 2*time.Second, 10*time.Millisecond)
+	require.Contains(t, line, "grpc.method=GetConnection")
+	require.Contains(t, line, "grpc.code=NotFound")
+	require.Contains(t, line, "level=WARN")
+	require.Contains(t, line, "key_id=hbk_"+keyID)
+	require.NotContains(t, h.logs.String(), h.key)
+}
+
 func TestRestartKeepsData(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {

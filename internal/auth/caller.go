@@ -54,6 +54,12 @@ func WithNote(ctx context.Context) (context.Context, *Note) {
 	return context.WithValue(ctx, noteKey{}, n), n
 }
 
+// NoteOf returns the call's note, or nil when the call has none.
+func NoteOf(ctx context.Context) *Note {
+	n, _ := ctx.Value(noteKey{}).(*Note)
+	return n
+}
+
 func noteCaller(ctx context.Context, c *Caller) {
 	if n, ok := ctx.Value(noteKey{}).(*Note); ok {
 		n.KeyID = c.KeyID
