@@ -10,7 +10,7 @@ import (
 	"github.com/handybind/handybind/internal/store"
 )
 
-// Schedules of the syncs, in UTC, as DESIGN rules P1, S1 and D1 fix them.
+// Schedules of the syncs, in UTC, as the sync rules P1, S1 and D1 fix them (jobs.Schedules fires them).
 const (
 	productsSchedule     = "0 8,16 * * *"
 	salesSchedule        = "*/10 * * * *"

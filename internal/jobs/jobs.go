@@ -19,7 +19,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
-	"github.com/robfig/cron/v3"
 	"go.opentelemetry.io/otel/propagation"
 	"riverqueue.com/riverui"
 
@@ -32,27 +31,39 @@ import (
 	"github.com/handybind/handybind/internal/tracing"
 )
 
-// Schedules parses the sync schedules; River fires each kind's fan-out at the times they give.
-func Schedules() (map[store.SyncKind]cron.Schedule, error) {
-	out := map[store.SyncKind]cron.Schedule{}
-	for kind, spec := range map[store.SyncKind]string{
-		store.SyncProducts: ProductsSchedule, store.SyncSales: SalesSchedule, store.SyncDeletedSales: DeletedSalesSchedule,
-	} {
-		sched, err := cron.ParseStandard(spec)
-		if err != nil {
-			return nil, fmt.Errorf("schedule %q: %w", spec, err)
-		}
-		out[kind] = sched
-	}
-	return out, nil
+// Schedule is when a sync kind's fan-out fires, in UTC whatever the machine's zone: at fixed
+// times of day, or every interval counted from midnight. River's periodic jobs ask it for the
+// next time.
+type Schedule struct {
+	// Every fires every interval from 00:00 UTC (it must divide a day).
+	Every time.Duration
+	// At fires at these offsets from 00:00 UTC, ascending.
+	At []time.Duration
 }
 
-// Schedules of the syncs, in UTC (P1, S1, D1).
-const (
-	ProductsSchedule     = "CRON_TZ=UTC 0 8,16 * * *"
-	SalesSchedule        = "CRON_TZ=UTC */10 * * * *"
-	DeletedSalesSchedule = "CRON_TZ=UTC */10 * * * *"
-)
+// Next returns the first firing strictly after t.
+func (s Schedule) Next(t time.Time) time.Time {
+	t = t.UTC()
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if s.Every > 0 {
+		return day.Add((t.Sub(day)/s.Every + 1) * s.Every)
+	}
+	for _, at := range s.At {
+		if next := day.Add(at); next.After(t) {
+			return next
+		}
+	}
+	return day.AddDate(0, 0, 1).Add(s.At[0])
+}
+
+// Schedules of the syncs (P1, S1, D1).
+func Schedules() map[store.SyncKind]Schedule {
+	return map[store.SyncKind]Schedule{
+		store.SyncProducts:     {At: []time.Duration{8 * time.Hour, 16 * time.Hour}},
+		store.SyncSales:        {Every: 10 * time.Minute},
+		store.SyncDeletedSales: {Every: 10 * time.Minute},
+	}
+}
 
 // A sync job has no wall-clock timeout: the engine stops a sync that makes no progress, and
 // takes over one whose process died when its lease runs out (syncer/lease.go). River's own rescue
@@ -155,10 +166,7 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 		Logger:               log,
 	}
 	if o.Periodic {
-		schedules, err := Schedules()
-		if err != nil {
-			return nil, err
-		}
+		schedules := Schedules()
 		for _, kind := range []store.SyncKind{store.SyncProducts, store.SyncSales, store.SyncDeletedSales} {
 			sched := schedules[kind]
 			cfg.PeriodicJobs = append(cfg.PeriodicJobs, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {

@@ -43,6 +43,8 @@ func TestShippedMappingsFitTheSchema(t *testing.T) {
 		src, err := os.ReadFile(f)
 		require.NoError(t, err)
 		require.NoError(t, schema.Validate(instance(src)), f)
+		// Editors with the YAML language server offer completion from this first line.
+		require.True(t, bytes.HasPrefix(src, []byte("# yaml-language-server: $schema=../schema.json\n")), "%s does not start with the schema header", f)
 	}
 
 	src, err := os.ReadFile(files[0])
