@@ -23,6 +23,7 @@ type Store interface {
 	SyncStateStore
 	KeyStore
 	AuditStore
+	MappingVersionStore
 
 	// Tx runs fn in one transaction: it commits when fn returns nil and rolls back otherwise.
 	// Inside fn use only tx: on SQLite the single connection is held by the transaction.
@@ -415,4 +416,51 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	// ListAudit returns up to f.Limit events, newest first (descending id).
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}
+
+// MappingVersion is a mapping version published through the API. Its source never changes; it
+// can only be deprecated (no longer offered for pinning) or deleted (gone from the API, its
+// number never reused).
+type MappingVersion struct {
+	ID     string
+	Name   string // the mapping family, such as handy-bind
+	Number int    // N of vN
+	// Tenant owns the version; empty for a global version.
+	Tenant       string
+	Source       string
+	Checksum     string
+	Description  string
+	AuthorKeyID  string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	DeprecatedAt time.Time // zero: not deprecated
+	DeletedAt    time.Time // zero: not deleted
+}
+
+// MappingVersionStamp says when a stored version last changed, without its source.
+type MappingVersionStamp struct {
+	ID        string
+	UpdatedAt time.Time
+}
+
+// MappingVersionStore keeps the published mapping versions.
+type MappingVersionStore interface {
+	// MaxMappingVersion is the highest number of name a new version in tenant must exceed,
+	// deleted versions included: for a tenant, its own and the global versions; for a global
+	// version (tenant empty), every tenant's, so a global number never shadows a tenant's.
+	MaxMappingVersion(ctx context.Context, name, tenant string) (int, error)
+	// PublishMappingVersion stores v under the number it carries, which must be exactly one
+	// more than the highest one (and than floor, the highest built-in): otherwise another
+	// version was published meanwhile and the error is errs.KindConflict. Sets the times.
+	PublishMappingVersion(ctx context.Context, v *MappingVersion, floor int) error
+	// MappingVersionStamps lists every stored version, deleted ones too, by id.
+	MappingVersionStamps(ctx context.Context) ([]MappingVersionStamp, error)
+	// GetMappingVersions returns the versions with these ids, with their sources.
+	GetMappingVersions(ctx context.Context, ids []string) ([]*MappingVersion, error)
+	// DeprecateMappingVersion and DeleteMappingVersion mark a version; the first mark stays.
+	DeprecateMappingVersion(ctx context.Context, id string) (*MappingVersion, error)
+	DeleteMappingVersion(ctx context.Context, id string) (*MappingVersion, error)
+	// ConnectionsUsingMapping lists the ids of connections pinned to version (such as "v3"),
+	// of one tenant, or of every tenant when tenant is empty.
+	ConnectionsUsingMapping(ctx context.Context, tenant, version string) ([]string, error)
 }

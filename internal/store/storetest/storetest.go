@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConnectionTenants", testConnectionTenants},
 		{"Keys", testKeys},
 		{"Audit", testAudit},
+		{"MappingVersions", testMappingVersions},
+		{"MappingVersionsConcurrentPublish", testMappingVersionsConcurrentPublish},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -531,4 +533,135 @@ func testAudit(t *testing.T, s store.Store) {
 	require.Equal(t, ids[0], rest[0].ID)
 	require.Equal(t, "connections/0", rest[0].Resource)
 	require.Equal(t, store.RolePartner, rest[0].Role)
+}
+
+func mappingVersion(t *testing.T, tenant string, n int) *store.MappingVersion {
+	return &store.MappingVersion{ID: newID(t), Name: "handy-bind", Number: n, Tenant: tenant,
+		Source: fmt.Sprintf("name: handy-bind\nversion: v%d\n", n), Checksum: fmt.Sprintf("sum%d", n), AuthorKeyID: "hbk_author"}
+}
+
+func testMappingVersions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const builtIn = 2
+	highest, err := s.MaxMappingVersion(ctx, "handy-bind", "acme")
+	require.NoError(t, err)
+	require.Zero(t, highest)
+
+	// A tenant's first version comes after the built-in ones; a wrong number is a conflict.
+	requireKind(t, s.PublishMappingVersion(ctx, mappingVersion(t, "acme", 4), builtIn), errs.KindConflict)
+	acme3 := mappingVersion(t, "acme", 3)
+	require.NoError(t, s.PublishMappingVersion(ctx, acme3, builtIn))
+	require.False(t, acme3.CreatedAt.IsZero())
+	// Another tenant numbers on its own: it does not see acme's v3.
+	globex3 := mappingVersion(t, "globex", 3)
+	require.NoError(t, s.PublishMappingVersion(ctx, globex3, builtIn))
+	// A global version comes after every tenant's, so it never shadows one.
+	requireKind(t, s.PublishMappingVersion(ctx, mappingVersion(t, "", 3), builtIn), errs.KindConflict)
+	global4 := mappingVersion(t, "", 4)
+	require.NoError(t, s.PublishMappingVersion(ctx, global4, builtIn))
+	highest, err = s.MaxMappingVersion(ctx, "handy-bind", "acme")
+	require.NoError(t, err)
+	require.Equal(t, 4, highest, "acme sees its v3 and the global v4")
+	highest, err = s.MaxMappingVersion(ctx, "other-family", "acme")
+	require.NoError(t, err)
+	require.Zero(t, highest)
+
+	got, err := s.GetMappingVersions(ctx, []string{acme3.ID, global4.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	byID := map[string]*store.MappingVersion{got[0].ID: got[0], got[1].ID: got[1]}
+	require.Equal(t, acme3.Source, byID[acme3.ID].Source)
+	require.Equal(t, "acme", byID[acme3.ID].Tenant)
+	require.Equal(t, "", byID[global4.ID].Tenant)
+	require.Equal(t, acme3.CreatedAt, byID[acme3.ID].CreatedAt)
+
+	stamps, err := s.MappingVersionStamps(ctx)
+	require.NoError(t, err)
+	require.Len(t, stamps, 3)
+	before := map[string]time.Time{}
+	for _, st := range stamps {
+		before[st.ID] = st.UpdatedAt
+	}
+
+	// Deleting keeps the row and its number, and moves its stamp.
+	time.Sleep(2 * time.Millisecond)
+	deleted, err := s.DeleteMappingVersion(ctx, acme3.ID)
+	require.NoError(t, err)
+	require.False(t, deleted.DeletedAt.IsZero())
+	again, err := s.DeleteMappingVersion(ctx, acme3.ID)
+	require.NoError(t, err)
+	require.Equal(t, deleted.DeletedAt, again.DeletedAt, "the first mark stays")
+	stamps, err = s.MappingVersionStamps(ctx)
+	require.NoError(t, err)
+	for _, st := range stamps {
+		if st.ID == acme3.ID {
+			require.True(t, st.UpdatedAt.After(before[st.ID]))
+		} else {
+			require.Equal(t, before[st.ID], st.UpdatedAt)
+		}
+	}
+	requireKind(t, s.PublishMappingVersion(ctx, mappingVersion(t, "acme", 3), builtIn), errs.KindConflict)
+	dep, err := s.DeprecateMappingVersion(ctx, global4.ID)
+	require.NoError(t, err)
+	require.False(t, dep.DeprecatedAt.IsZero())
+	require.True(t, dep.DeletedAt.IsZero())
+	_, err = s.DeprecateMappingVersion(ctx, newID(t))
+	requireKind(t, err, errs.KindNotFound)
+
+	// Connections pinned to a version, per tenant or all.
+	c1 := sampleConnection(t)
+	c1.MappingVersion = "v4"
+	require.NoError(t, s.CreateConnection(ctx, c1))
+	c2 := sampleConnection(t)
+	c2.Tenant, c2.MappingVersion = "globex", "v4"
+	require.NoError(t, s.CreateConnection(ctx, c2))
+	ids, err := s.ConnectionsUsingMapping(ctx, "acme", "v4")
+	require.NoError(t, err)
+	require.Equal(t, []string{c1.ID}, ids)
+	ids, err = s.ConnectionsUsingMapping(ctx, "", "v4")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{c1.ID, c2.ID}, ids)
+	ids, err = s.ConnectionsUsingMapping(ctx, "", "v9")
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}
+
+// testMappingVersionsConcurrentPublish: tenants and the platform publishing at once never get
+// one number twice where a tenant would see both.
+func testMappingVersionsConcurrentPublish(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for _, tenant := range []string{"", "acme", "", "acme"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				for {
+					highest, err := s.MaxMappingVersion(ctx, "handy-bind", tenant)
+					require.NoError(t, err)
+					err = s.PublishMappingVersion(ctx, mappingVersion(t, tenant, max(highest, 2)+1), 2)
+					if errs.KindOf(err) == errs.KindConflict {
+						continue
+					}
+					require.NoError(t, err)
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stamps, err := s.MappingVersionStamps(ctx)
+	require.NoError(t, err)
+	ids := make([]string, len(stamps))
+	for i, st := range stamps {
+		ids[i] = st.ID
+	}
+	all, err := s.GetMappingVersions(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, all, 20)
+	seen := map[int]bool{}
+	for _, v := range all {
+		require.False(t, seen[v.Number], "v%d given twice to versions acme sees", v.Number)
+		seen[v.Number] = true
+	}
 }
