@@ -18,12 +18,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
-	gormsqlite "gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	// The pure-Go SQLite driver, registered as "sqlite"; no cgo needed.
 	_ "modernc.org/sqlite"
+
+	"github.com/handybind/handybind/internal/store/sqlstore/sqlitedialect"
 )
 
 // Dialect names the database behind a DB.
@@ -171,7 +172,7 @@ func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", t.Path, err)
 	}
-	g, err := gorm.Open(gormsqlite.Dialector{Conn: sqlDB}, cfg)
+	g, err := gorm.Open(sqlitedialect.New(sqlDB), cfg)
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
