@@ -16,6 +16,7 @@ import (
 	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/syncer"
 )
 
 // Activator activates a connection: checks tokens, resolves names, starts the first sync; a
@@ -31,6 +32,7 @@ type ConnectionServer struct {
 	svc       *connection.Service
 	activate  Activator
 	salesFrom SalesFrom
+	compare   Comparer
 	log       *slog.Logger
 }
 
@@ -235,4 +237,46 @@ func (s *ConnectionServer) PauseConnection(ctx context.Context, req *pb.PauseCon
 		return nil, err
 	}
 	return s.one(ctx, c)
+}
+
+// Comparer runs a mapping dry run on a connection: its pinned version against version, on its
+// sample most recent sent sales.
+type Comparer func(ctx context.Context, c *store.Connection, version string, sample int) (*syncer.Comparison, error)
+
+// WithComparer sets what CompareMapping runs.
+func (s *ConnectionServer) WithComparer(c Comparer) *ConnectionServer {
+	s.compare = c
+	return s
+}
+
+// defaultSample is how many sales a dry run compares when the caller names no number.
+const defaultSample = 10
+
+// CompareMapping implements pb.ConnectionServiceServer.
+func (s *ConnectionServer) CompareMapping(ctx context.Context, req *pb.CompareMappingRequest) (*pb.CompareMappingResponse, error) {
+	if s.compare == nil {
+		return nil, errs.FailedPrecondition("mapping dry runs are not available on this server")
+	}
+	c, err := s.svc.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	sample := int(req.GetSampleSize())
+	if sample == 0 {
+		sample = defaultSample
+	}
+	cmp, err := s.compare(ctx, c, req.GetVersion(), sample)
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.CompareMappingResponse{PinnedVersion: cmp.Pinned, CandidateVersion: cmp.Candidate, UnchangedCount: int32(cmp.Unchanged)}
+	for _, sc := range cmp.Sales {
+		ps := &pb.SaleComparison{HandySaleId: sc.HandySaleID, BindOrderId: sc.BindOrderID,
+			CandidateRefusal: sc.CandidateRefusal, PinnedRefusal: sc.PinnedRefusal, Error: sc.Error}
+		for _, ch := range sc.Changes {
+			ps.Changes = append(ps.Changes, &pb.FieldChange{Path: ch.Path, OldValueJson: ch.Old, NewValueJson: ch.New, Rule: ch.Rule, Line: int32(ch.Line)})
+		}
+		out.Sales = append(out.Sales, ps)
+	}
+	return out, nil
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/auth"
+	"github.com/handybind/handybind/internal/catalog"
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/mapping"
 )
@@ -25,17 +28,18 @@ const (
 	mappingCheckWait = 250 * time.Millisecond
 )
 
-// MappingServer serves pb.MappingService. Nothing it does writes anywhere.
+// MappingServer serves pb.MappingService. Only publishing, deprecating and deleting versions write,
+// and only to the catalog of versions.
 type MappingServer struct {
 	pb.UnimplementedMappingServiceServer
-	reg    *mapping.Registry
+	cat    *catalog.Catalog
 	checks chan struct{} // a slot per check running
 	wait   time.Duration
 }
 
-// NewMappingServer returns a MappingServer over the loaded mappings.
-func NewMappingServer(reg *mapping.Registry) *MappingServer {
-	return &MappingServer{reg: reg, checks: make(chan struct{}, mappingChecks), wait: mappingCheckWait}
+// NewMappingServer returns a MappingServer over the catalog of versions.
+func NewMappingServer(cat *catalog.Catalog) *MappingServer {
+	return &MappingServer{cat: cat, checks: make(chan struct{}, mappingChecks), wait: mappingCheckWait}
 }
 
 // startCheck takes a slot for a check, waiting a little for one; done gives it back.
@@ -75,42 +79,100 @@ func problemsToProto(ps []mapping.Problem) []*pb.MappingProblem {
 	return out
 }
 
-func statusToProto(f mapping.FileStatus, m *mapping.Mapping, withSource bool) *pb.Mapping {
-	out := &pb.Mapping{Name: f.Name, Version: f.Version, Checksum: f.Checksum, Active: f.Active, Problems: problemsToProto(f.Problems)}
-	for _, t := range f.Failures {
-		out.Problems = append(out.Problems, &pb.MappingProblem{Line: int32(t.Line), Message: "test " + t.Name + " failed: " + strings.Join(t.Failures, "; ")})
+func versionToProto(v *catalog.Version, withSource bool, using []string) *pb.Mapping {
+	out := &pb.Mapping{
+		Name: v.Name, Version: v.Version, Description: v.Description, Checksum: v.Checksum, Active: v.Usable(),
+		Problems: problemsToProto(v.Problems), Tenant: v.Tenant, BuiltIn: v.BuiltIn, AuthorKeyId: v.AuthorKeyID,
+		Deprecated: v.Deprecated, ConnectionIds: using,
 	}
-	if m != nil {
-		out.Name, out.Version, out.Description, out.Checksum = m.Name, m.Version, m.Description, m.Checksum
-		if withSource {
-			out.Source = string(m.Source)
-		}
+	if !v.CreatedAt.IsZero() {
+		out.CreateTime = timestamppb.New(v.CreatedAt)
 	}
-	if out.Name == "" {
-		out.Version = f.Path // a file that never loaded is known by its path
+	if withSource && v.Mapping != nil {
+		out.Source = string(v.Mapping.Source)
 	}
 	return out
 }
 
+// scope is the tenant a caller is confined to; "" for platform keys.
+func scope(ctx context.Context) (string, *auth.Caller) {
+	c, _ := auth.FromContext(ctx)
+	return c.Scope(), c
+}
+
 // ListMappings implements pb.MappingServiceServer.
-func (s *MappingServer) ListMappings(context.Context, *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
+func (s *MappingServer) ListMappings(ctx context.Context, _ *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
+	sc, _ := scope(ctx)
 	out := &pb.ListMappingsResponse{}
-	for _, f := range s.reg.Files() {
-		m, _ := s.reg.Get(f.Name, f.Version)
-		out.Mappings = append(out.Mappings, statusToProto(f, m, false))
+	for _, v := range s.cat.List(sc) {
+		using, err := s.cat.Using(ctx, sc, v)
+		if err != nil {
+			return nil, err
+		}
+		out.Mappings = append(out.Mappings, versionToProto(v, false, using))
 	}
 	return out, nil
 }
 
 // GetMapping implements pb.MappingServiceServer.
-func (s *MappingServer) GetMapping(_ context.Context, req *pb.GetMappingRequest) (*pb.Mapping, error) {
-	for _, f := range s.reg.Files() {
-		if f.Name == req.GetName() && f.Version == req.GetVersion() {
-			m, _ := s.reg.Get(f.Name, f.Version)
-			return statusToProto(f, m, true), nil
-		}
+func (s *MappingServer) GetMapping(ctx context.Context, req *pb.GetMappingRequest) (*pb.Mapping, error) {
+	sc, _ := scope(ctx)
+	v, ok := s.cat.Find(sc, req.GetTenant(), req.GetName(), req.GetVersion())
+	if !ok {
+		return nil, errs.NotFound("mapping %s version %s not found; ListMappings shows the versions you can see", req.GetName(), req.GetVersion())
 	}
-	return nil, errs.NotFound("mapping %s version %s not found; ListMappings shows the loaded ones", req.GetName(), req.GetVersion())
+	using, err := s.cat.Using(ctx, sc, v)
+	if err != nil {
+		return nil, err
+	}
+	return versionToProto(v, true, using), nil
+}
+
+// CreateMappingVersion implements pb.MappingServiceServer.
+func (s *MappingServer) CreateMappingVersion(ctx context.Context, req *pb.CreateMappingVersionRequest) (*pb.Mapping, error) {
+	done, err := s.startCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	sc, caller := scope(ctx)
+	v, err := s.cat.Publish(ctx, sc, caller.KeyID, req.GetMapping(), []byte(req.GetSource()))
+	var pe *catalog.PublishError
+	if errors.As(err, &pe) {
+		viol := make([]errs.FieldViolation, 0, len(pe.Problems))
+		for _, p := range pe.Problems {
+			viol = append(viol, errs.FieldViolation{Field: "source", Description: p.String()})
+		}
+		return nil, errs.Invalid(viol...)
+	}
+	if err != nil {
+		return nil, checkError(err)
+	}
+	return versionToProto(v, true, nil), nil
+}
+
+// DeprecateMappingVersion implements pb.MappingServiceServer.
+func (s *MappingServer) DeprecateMappingVersion(ctx context.Context, req *pb.DeprecateMappingVersionRequest) (*pb.Mapping, error) {
+	sc, _ := scope(ctx)
+	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), false)
+	if err != nil {
+		return nil, err
+	}
+	using, err := s.cat.Using(ctx, sc, v)
+	if err != nil {
+		return nil, err
+	}
+	return versionToProto(v, false, using), nil
+}
+
+// DeleteMappingVersion implements pb.MappingServiceServer.
+func (s *MappingServer) DeleteMappingVersion(ctx context.Context, req *pb.DeleteMappingVersionRequest) (*pb.Mapping, error) {
+	sc, _ := scope(ctx)
+	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), true)
+	if err != nil {
+		return nil, err
+	}
+	return versionToProto(v, false, nil), nil
 }
 
 // ValidateMapping implements pb.MappingServiceServer.
@@ -131,8 +193,9 @@ func (s *MappingServer) ValidateMapping(ctx context.Context, req *pb.ValidateMap
 	return &pb.ValidateMappingResponse{Valid: true, UntestedRules: m.Untested()}, nil
 }
 
-// resolve finds the mapping a request names: a loaded version, or a source compiled for the call.
-func (s *MappingServer) resolve(ref *pb.MappingRef) (*mapping.Mapping, error) {
+// resolve finds the mapping a request names: a version the caller can see, or a source compiled
+// for the call.
+func (s *MappingServer) resolve(ctx context.Context, ref *pb.MappingRef) (*mapping.Mapping, error) {
 	name := ref.GetName()
 	if name == "" {
 		name = DefaultMappingName
@@ -152,11 +215,15 @@ func (s *MappingServer) resolve(ref *pb.MappingRef) (*mapping.Mapping, error) {
 		}
 		return m, nil
 	}
-	m, ok := s.reg.Get(name, ref.GetVersion())
+	sc, _ := scope(ctx)
+	v, ok := s.cat.Find(sc, "", name, ref.GetVersion())
 	if !ok {
-		return nil, errs.NotFound("mapping %s version %s is not loaded, or did not pass its tests; ListMappings says why", name, ref.GetVersion())
+		return nil, errs.NotFound("mapping %s version %s not found; ListMappings shows the versions you can see", name, ref.GetVersion())
 	}
-	return m, nil
+	if !v.Usable() {
+		return nil, errs.FailedPrecondition("mapping %s version %s does not load or fails its tests; GetMapping says why", name, ref.GetVersion())
+	}
+	return v.Mapping, nil
 }
 
 // TestMapping implements pb.MappingServiceServer.
@@ -166,7 +233,7 @@ func (s *MappingServer) TestMapping(ctx context.Context, req *pb.TestMappingRequ
 		return nil, err
 	}
 	defer done()
-	m, err := s.resolve(req.GetMapping())
+	m, err := s.resolve(ctx, req.GetMapping())
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +256,7 @@ func (s *MappingServer) PreviewMapping(ctx context.Context, req *pb.PreviewMappi
 		return nil, err
 	}
 	defer done()
-	m, err := s.resolve(req.GetMapping())
+	m, err := s.resolve(ctx, req.GetMapping())
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
+	"github.com/handybind/handybind/internal/catalog"
 	"github.com/handybind/handybind/internal/mapping"
 )
 
@@ -23,7 +24,7 @@ func newMappingServer(t *testing.T) *MappingServer {
 	t.Helper()
 	reg, err := mapping.NewRegistry(t.TempDir(), nil)
 	require.NoError(t, err)
-	return NewMappingServer(reg)
+	return NewMappingServer(catalog.New(reg, nil, nil))
 }
 
 // hostileSources are mapping files whose checks would each hold hundreds of megabytes, or build

@@ -161,6 +161,9 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			pb.RunService_ListRuns_FullMethodName:     func(id string) proto.Message { return &pb.ListRunsRequest{ConnectionId: id} },
 			pb.RunService_GetRun_FullMethodName:       func(id string) proto.Message { return &pb.GetRunRequest{Id: id} },
 			pb.RunService_ListRunItems_FullMethodName: func(id string) proto.Message { return &pb.ListRunItemsRequest{RunId: id} },
+			pb.ConnectionService_CompareMapping_FullMethodName: func(id string) proto.Message {
+				return &pb.CompareMappingRequest{Id: id, Version: "v1"}
+			},
 		}
 
 		// Who may call what, written out independently of auth.Policy (as docs/access.md says it),
@@ -172,23 +175,27 @@ func TestEveryRPCIsGuarded(t *testing.T) {
 			target auth.Target
 		}
 		expected := map[string]want{
-			pb.ConnectionService_CreateConnection_FullMethodName:   {managers, auth.NoTarget},
-			pb.ConnectionService_GetConnection_FullMethodName:      {all, auth.ConnectionTarget},
-			pb.ConnectionService_ListConnections_FullMethodName:    {all, auth.NoTarget},
-			pb.ConnectionService_UpdateConnection_FullMethodName:   {managers, auth.ConnectionTarget},
-			pb.ConnectionService_DeleteConnection_FullMethodName:   {managers, auth.ConnectionTarget},
-			pb.ConnectionService_ActivateConnection_FullMethodName: {managers, auth.ConnectionTarget},
-			pb.ConnectionService_PauseConnection_FullMethodName:    {managers, auth.ConnectionTarget},
-			pb.RunService_TriggerSync_FullMethodName:               {managers, auth.ConnectionTarget},
-			pb.RunService_GetRun_FullMethodName:                    {all, auth.RunTarget},
-			pb.RunService_ListRuns_FullMethodName:                  {all, auth.ConnectionTarget},
-			pb.RunService_ListRunItems_FullMethodName:              {all, auth.RunTarget},
-			pb.MappingService_ListMappings_FullMethodName:          {all, auth.NoTarget},
-			pb.MappingService_GetMapping_FullMethodName:            {all, auth.NoTarget},
-			pb.MappingService_ValidateMapping_FullMethodName:       {all, auth.NoTarget},
-			pb.MappingService_TestMapping_FullMethodName:           {all, auth.NoTarget},
-			pb.MappingService_PreviewMapping_FullMethodName:        {all, auth.NoTarget},
-			pb.AuditService_ListAuditEvents_FullMethodName:         {[]store.Role{store.RolePlatform}, auth.NoTarget},
+			pb.ConnectionService_CreateConnection_FullMethodName:     {managers, auth.NoTarget},
+			pb.ConnectionService_GetConnection_FullMethodName:        {all, auth.ConnectionTarget},
+			pb.ConnectionService_ListConnections_FullMethodName:      {all, auth.NoTarget},
+			pb.ConnectionService_UpdateConnection_FullMethodName:     {managers, auth.ConnectionTarget},
+			pb.ConnectionService_DeleteConnection_FullMethodName:     {managers, auth.ConnectionTarget},
+			pb.ConnectionService_ActivateConnection_FullMethodName:   {managers, auth.ConnectionTarget},
+			pb.ConnectionService_PauseConnection_FullMethodName:      {managers, auth.ConnectionTarget},
+			pb.RunService_TriggerSync_FullMethodName:                 {managers, auth.ConnectionTarget},
+			pb.RunService_GetRun_FullMethodName:                      {all, auth.RunTarget},
+			pb.RunService_ListRuns_FullMethodName:                    {all, auth.ConnectionTarget},
+			pb.RunService_ListRunItems_FullMethodName:                {all, auth.RunTarget},
+			pb.MappingService_ListMappings_FullMethodName:            {all, auth.NoTarget},
+			pb.MappingService_GetMapping_FullMethodName:              {all, auth.NoTarget},
+			pb.MappingService_ValidateMapping_FullMethodName:         {all, auth.NoTarget},
+			pb.MappingService_TestMapping_FullMethodName:             {all, auth.NoTarget},
+			pb.MappingService_PreviewMapping_FullMethodName:          {all, auth.NoTarget},
+			pb.MappingService_CreateMappingVersion_FullMethodName:    {all, auth.NoTarget},
+			pb.MappingService_DeprecateMappingVersion_FullMethodName: {all, auth.NoTarget},
+			pb.MappingService_DeleteMappingVersion_FullMethodName:    {all, auth.NoTarget},
+			pb.ConnectionService_CompareMapping_FullMethodName:       {all, auth.ConnectionTarget},
+			pb.AuditService_ListAuditEvents_FullMethodName:           {[]store.Role{store.RolePlatform}, auth.NoTarget},
 		}
 
 		methods := h.srv.Methods()

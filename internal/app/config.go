@@ -16,6 +16,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/handybind/handybind/internal/catalog"
 	"github.com/handybind/handybind/internal/egress"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
@@ -45,6 +46,8 @@ type Config struct {
 	SecretKeyFile string
 	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
 	MappingsDir string
+	// MappingRefresh is how often this replica reads mapping versions published on others.
+	MappingRefresh time.Duration
 	// BindRequestsPerSecond bounds the requests each connection sends to Bind, which publishes no
 	// limit; the default stays well below any daily quota.
 	BindRequestsPerSecond float64
@@ -78,6 +81,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:               "data",
 		MappingsDir:           "mappings",
+		MappingRefresh:        catalog.DefaultRefresh,
 		BindRequestsPerSecond: 5,
 		JobTimeout:            syncer.DefaultStallTimeout,
 		LeaseTTL:              syncer.DefaultLeaseTTL,
@@ -154,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.JobTimeout < time.Second {
 		add("job-timeout: %s is shorter than a second", c.JobTimeout)
+	}
+	if c.MappingRefresh < 100*time.Millisecond || c.MappingRefresh > 10*time.Minute {
+		add("mapping-refresh: %s must be between 100ms and 10m", c.MappingRefresh)
 	}
 	if c.LeaseTTL < 3*time.Second || c.LeaseTTL > 10*time.Minute {
 		add("lease-ttl: %s must be between 3s and 10m", c.LeaseTTL)

@@ -90,9 +90,14 @@ func TestMappingListGetValidateTest(t *testing.T) {
 
 	list, err := mappings.ListMappings(ctx, &pb.ListMappingsRequest{})
 	require.NoError(t, err)
-	require.NotEmpty(t, list.GetMappings())
-	require.Equal(t, "v1", list.GetMappings()[0].GetVersion())
-	require.True(t, list.GetMappings()[0].GetActive())
+	require.Len(t, list.GetMappings(), 2)
+	for i, want := range []string{"v2", "v1"} { // newest first
+		m := list.GetMappings()[i]
+		require.Equal(t, want, m.GetVersion())
+		require.True(t, m.GetActive())
+		require.True(t, m.GetBuiltIn())
+		require.Empty(t, m.GetTenant())
+	}
 
 	got := h.do(t, http.MethodGet, "/v1/mappings/handy-bind/versions/v1", "")
 	require.Equal(t, http.StatusOK, got.status, got.raw)

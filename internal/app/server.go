@@ -38,9 +38,11 @@ import (
 	"github.com/handybind/handybind/internal/api"
 	"github.com/handybind/handybind/internal/auth"
 	"github.com/handybind/handybind/internal/bind"
+	"github.com/handybind/handybind/internal/catalog"
 	"github.com/handybind/handybind/internal/connection"
 	"github.com/handybind/handybind/internal/console"
 	"github.com/handybind/handybind/internal/egress"
+	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/handy"
 	"github.com/handybind/handybind/internal/jobs"
 	"github.com/handybind/handybind/internal/mapping"
@@ -65,7 +67,7 @@ type Server struct {
 	tls    *tls.Config
 	egress *egress.Policy
 
-	mappings         *mapping.Registry
+	mappings         *catalog.Catalog
 	queue            *jobs.Queue
 	engine           *syncer.Engine
 	authn            *auth.Authenticator
@@ -137,8 +139,13 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.mappings, err = mapping.NewRegistry(dir, s.log); err != nil {
+	files, err := mapping.NewRegistry(dir, s.log)
+	if err != nil {
 		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
+	}
+	s.mappings = catalog.New(files, st, s.log)
+	if err := s.mappings.Refresh(ctx); err != nil {
+		return fmt.Errorf("reading published mapping versions: %w", err)
 	}
 
 	s.metrics = metrics.New()
@@ -187,7 +194,19 @@ func (s *Server) build(ctx context.Context) error {
 		h.Waiting, h.OldestWaiting, err = connSvc.WaitingStats(ctx)
 		return h, err
 	})
-	connections := api.NewConnectionServer(connSvc, activate, s.engine.SalesFrom, s.log)
+	connections := api.NewConnectionServer(connSvc, activate, s.engine.SalesFrom, s.log).WithComparer(
+		func(ctx context.Context, c *store.Connection, version string, sample int) (*syncer.Comparison, error) {
+			// The candidate must be a version the connection's tenant can use; another tenant's
+			// is not found, like one that does not exist.
+			v, ok := s.mappings.Find(c.Tenant, "", api.DefaultMappingName, version)
+			if !ok {
+				return nil, errs.NotFound("mapping %s version %s not found", api.DefaultMappingName, version)
+			}
+			if !v.Usable() {
+				return nil, errs.FailedPrecondition("mapping %s version %s does not load or fails its tests; GetMapping says why", api.DefaultMappingName, version)
+			}
+			return s.engine.CompareMapping(ctx, c.ID, v.Mapping, sample)
+		})
 	runs := api.NewRunServer(run.NewService(st, s.queue))
 	mappings := api.NewMappingServer(s.mappings)
 	audit := api.NewAuditServer(st)
@@ -294,20 +313,14 @@ func (t storeTenants) RunTenant(ctx context.Context, id string) (string, error) 
 	return t.ConnectionTenant(ctx, r.ConnectionID)
 }
 
-// mappingVersions tells the connection use-cases which mapping versions are in use.
-type mappingVersions struct{ reg *mapping.Registry }
+// mappingVersions tells the connection use-cases which mapping versions a connection may use.
+type mappingVersions struct{ cat *catalog.Catalog }
 
-func (m mappingVersions) Has(version string) bool {
-	_, ok := m.reg.Get(api.DefaultMappingName, version)
-	return ok
+func (m mappingVersions) CheckPin(tenant, version string) error {
+	return m.cat.CheckPin(tenant, api.DefaultMappingName, version)
 }
 
-func (m mappingVersions) Latest() string {
-	if latest, ok := m.reg.Latest(api.DefaultMappingName); ok {
-		return latest.Version
-	}
-	return ""
-}
+func (m mappingVersions) Latest() string { return m.cat.Latest(api.DefaultMappingName) }
 
 // GRPCAddr is the address gRPC listens on, once Listen has run.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
@@ -489,7 +502,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	// The mapping watch is set up before health can say SERVING, so no edit made after that is missed.
-	if loop, err := s.mappings.StartWatching(); err != nil {
+	go s.mappings.Run(watchCtx, s.cfg.MappingRefresh)
+	if loop, err := s.mappings.Files().StartWatching(); err != nil {
 		s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
 	} else {
 		go func() { _ = loop(watchCtx) }()

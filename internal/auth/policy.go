@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"regexp"
+	"slices"
+
 	"github.com/google/uuid"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
@@ -81,6 +84,26 @@ func connectionResource(id string) string {
 	return "connections/(invalid id)"
 }
 
+var (
+	versionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
+	namePattern    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+)
+
+// mappingResource names a mapping version for the audit log; names and versions that are not
+// well formed (the call was refused) are not copied.
+func mappingResource(name, version string) string {
+	if !namePattern.MatchString(name) {
+		return "mappings/(invalid name)"
+	}
+	if version == "" {
+		return "mappings/" + name + "/versions"
+	}
+	if !versionPattern.MatchString(version) {
+		return "mappings/" + name + "/versions/(invalid version)"
+	}
+	return "mappings/" + name + "/versions/" + version
+}
+
 // Policy is every method of the API and who may call it. A method missing here is refused to
 // everyone, so that a new RPC cannot be served unguarded (a test walks every registered method).
 var Policy = map[string]Rule{
@@ -95,7 +118,16 @@ var Policy = map[string]Rule{
 	pb.ConnectionService_GetConnection_FullMethodName:   {Roles: readers, Target: ConnectionTarget, ID: byID},
 	pb.ConnectionService_ListConnections_FullMethodName: {Roles: readers},
 	pb.ConnectionService_UpdateConnection_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byUpdatedConnection, Audit: true,
-		Resource: func(req, _ any) string { id, _ := byUpdatedConnection(req); return connectionResource(id) }},
+		Resource: func(req, _ any) string {
+			id, _ := byUpdatedConnection(req)
+			// Moving a connection to another mapping version is named, with the version.
+			if r, ok := req.(*pb.UpdateConnectionRequest); ok && (slices.Contains(r.GetUpdateMask().GetPaths(), "mapping_version") || slices.Contains(r.GetUpdateMask().GetPaths(), "mappingVersion")) {
+				if v := r.GetConnection().GetMappingVersion(); versionPattern.MatchString(v) {
+					return connectionResource(id) + "/mapping_version/" + v
+				}
+			}
+			return connectionResource(id)
+		}},
 	pb.ConnectionService_DeleteConnection_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byID, Audit: true,
 		Resource: func(req, _ any) string { id, _ := byID(req); return connectionResource(id) }},
 	pb.ConnectionService_ActivateConnection_FullMethodName: {Roles: managers, Target: ConnectionTarget, ID: byID, Audit: true,
@@ -120,6 +152,29 @@ var Policy = map[string]Rule{
 	pb.MappingService_ValidateMapping_FullMethodName: {Roles: readers},
 	pb.MappingService_TestMapping_FullMethodName:     {Roles: readers},
 	pb.MappingService_PreviewMapping_FullMethodName:  {Roles: readers},
+	// Publishing is the integrator's work (and a partner's); a platform key publishes globally.
+	pb.MappingService_CreateMappingVersion_FullMethodName: {Roles: readers, Audit: true,
+		Resource: func(req, resp any) string {
+			if m, ok := resp.(*pb.Mapping); ok && m.GetVersion() != "" {
+				return mappingResource(m.GetName(), m.GetVersion())
+			}
+			if r, ok := req.(*pb.CreateMappingVersionRequest); ok {
+				return mappingResource(r.GetMapping(), "")
+			}
+			return "mappings"
+		}},
+	pb.MappingService_DeprecateMappingVersion_FullMethodName: {Roles: readers, Audit: true,
+		Resource: func(req, _ any) string {
+			r, _ := req.(*pb.DeprecateMappingVersionRequest)
+			return mappingResource(r.GetName(), r.GetVersion())
+		}},
+	pb.MappingService_DeleteMappingVersion_FullMethodName: {Roles: readers, Audit: true,
+		Resource: func(req, _ any) string {
+			r, _ := req.(*pb.DeleteMappingVersionRequest)
+			return mappingResource(r.GetName(), r.GetVersion())
+		}},
+	// The dry run reads the connection's sales again from Handy and writes nothing.
+	pb.ConnectionService_CompareMapping_FullMethodName: {Roles: readers, Target: ConnectionTarget, ID: byID},
 
 	pb.AuditService_ListAuditEvents_FullMethodName: {Roles: platform},
 }

@@ -45,7 +45,7 @@ func TestMappingValidateReportsProblemsAndFails(t *testing.T) {
 	out, errOut, code := run(t, "mapping", "validate", path)
 	require.Equal(t, 1, code)
 	require.Empty(t, errOut, "the problems are the output; nothing more to say")
-	require.Contains(t, out, path+":15:20: [product.Title] unknown field product.descripton (did you mean product.description?)")
+	require.Contains(t, out, path+":16:20: [product.Title] unknown field product.descripton (did you mean product.description?)")
 
 	out, _, code = run(t, "mapping", "validate", path, "--json")
 	require.Equal(t, 1, code)
@@ -55,7 +55,7 @@ func TestMappingValidateReportsProblemsAndFails(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	require.False(t, res.Valid)
-	require.Equal(t, 15, res.Problems[0].Line)
+	require.Equal(t, 16, res.Problems[0].Line)
 
 	failing := strings.Replace(string(src), "Code: product.code ", "Code: upper(product.description) ", 1)
 	require.NoError(t, os.WriteFile(path, []byte(failing), 0o600))
@@ -67,7 +67,7 @@ func TestMappingValidateReportsProblemsAndFails(t *testing.T) {
 	// A file whose own tests fail is not valid: the service would refuse it.
 	out, _, code = run(t, "mapping", "validate", path)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "test P2 product title is the description and code is the code fails: line 74: Code = ESCOBA DE MIJO, expected E-001")
+	require.Contains(t, out, "test P2 product title is the description and code is the code fails: line 75: Code = ESCOBA DE MIJO, expected E-001")
 	out, _, code = run(t, "mapping", "validate", path, "--no-tests")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "valid (handy-bind v1)")

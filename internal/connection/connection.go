@@ -54,10 +54,12 @@ type Input struct {
 	MappingVersion string
 }
 
-// MappingVersions says which versions of the handy-bind mapping are in use (compiled, tested).
+// MappingVersions says which versions of the handy-bind mapping a connection may be pinned to.
 type MappingVersions interface {
-	Has(version string) bool
-	// Latest is the newest version in use, or "".
+	// CheckPin says why a connection of tenant cannot use version (not visible to the tenant,
+	// not loading or deprecated), or nil.
+	CheckPin(tenant, version string) error
+	// Latest is the newest global version in use, or "".
 	Latest() string
 }
 
@@ -266,14 +268,19 @@ func (s *Service) apply(c *store.Connection, in Input, fields []string) error {
 			}
 			c.Settings.TimeZone = tz
 		case FieldMappingVersion:
+			prev := c.MappingVersion
 			c.MappingVersion = in.MappingVersion
 			switch {
 			case in.MappingVersion == "":
 				violate(f, "is required: name a mapping version such as %s", s.mappings.Latest())
 			case !mappingVersionPattern.MatchString(in.MappingVersion):
 				violate(f, "%q is not a mapping version such as v1", in.MappingVersion)
-			case !s.mappings.Has(in.MappingVersion):
-				violate(f, "mapping version %s is not in use (missing, or it failed to load or its tests); the newest in use is %q", in.MappingVersion, s.mappings.Latest())
+			case in.MappingVersion == prev:
+				// Unchanged: a connection keeps its version even once it is deprecated.
+			default:
+				if err := s.mappings.CheckPin(c.Tenant, in.MappingVersion); err != nil {
+					violate(f, "%v", err)
+				}
 			}
 		default:
 			violate("update_mask", "%q is not a field that can be changed; use one of %s", f, strings.Join(allFields, ", "))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -35,8 +36,13 @@ func newService(t *testing.T) (*connection.Service, store.Store, *secret.Keyring
 // versions stands in for the mapping registry.
 type versions map[string]bool
 
-func (v versions) Has(version string) bool { return v[version] }
-func (v versions) Latest() string          { return "v2" }
+func (v versions) CheckPin(_, version string) error {
+	if !v[version] {
+		return fmt.Errorf("there is no version %s", version)
+	}
+	return nil
+}
+func (v versions) Latest() string { return "v2" }
 
 func TestCreatePinsTheNewestMappingVersion(t *testing.T) {
 	t.Parallel()
@@ -45,7 +51,7 @@ func TestCreatePinsTheNewestMappingVersion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v2", c.MappingVersion)
 	_, err = svc.Create(context.Background(), "acme", connection.Input{DisplayName: "x", MappingVersion: "v7"})
-	require.ErrorContains(t, err, "mapping version v7 is not in use")
+	require.ErrorContains(t, err, "there is no version v7")
 	c, err = svc.Create(context.Background(), "acme", connection.Input{DisplayName: "x", MappingVersion: "v1"})
 	require.NoError(t, err)
 	require.Equal(t, "v1", c.MappingVersion)

@@ -463,7 +463,7 @@ func (c *Console) previewRender(w http.ResponseWriter, r *http.Request, d previe
 	}
 	d.Versions = list.GetMappings()
 	if d.Version == "" && len(d.Versions) > 0 {
-		d.Version = d.Versions[len(d.Versions)-1].GetVersion()
+		d.Version = d.Versions[0].GetVersion() // newest first
 	}
 	c.render(w, r, "preview", code, page{Title: "Mapping preview", Nav: "preview", Error: errText, Data: d})
 }

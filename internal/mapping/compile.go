@@ -69,6 +69,16 @@ func (e *LoadError) Error() string {
 // Compile parses and compiles a mapping source. It never panics on bad input; every problem is
 // reported with its line and column. path is used in messages and for the file-name check.
 func Compile(path string, src []byte) (m *Mapping, err error) {
+	return compile(path, src, nil)
+}
+
+// CompileAs compiles a source published through the API as version of name: its name must be
+// name, and its version line, which may be left out, must say version.
+func CompileAs(src []byte, name, version string) (*Mapping, error) {
+	return compile("", src, &identity{name: name, version: version})
+}
+
+func compile(path string, src []byte, want *identity) (m *Mapping, err error) {
 	defer func() {
 		// The compiler of the rule language is third-party code: a panic on a strange input is a
 		// load error, never a crash of the service.
@@ -76,7 +86,7 @@ func Compile(path string, src []byte) (m *Mapping, err error) {
 			m, err = nil, &LoadError{Path: path, Problems: []Problem{{Line: 1, Message: fmt.Sprintf("the rule compiler failed: %v", r)}}}
 		}
 	}()
-	p, probs := parse(src)
+	p, probs := parse(src, want)
 	if p == nil {
 		return nil, &LoadError{Path: path, Problems: probs}
 	}

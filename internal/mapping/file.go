@@ -69,8 +69,13 @@ var (
 	versionPattern = regexp.MustCompile(`^v[1-9][0-9]{0,5}$`)
 )
 
-// parse reads a mapping file's structure, reporting every problem it finds.
-func parse(src []byte) (*parsed, []Problem) {
+// identity is what a source published through the API must be: its name, and the version it
+// gets, which its version line may leave out.
+type identity struct{ name, version string }
+
+// parse reads a mapping file's structure, reporting every problem it finds. want, when not nil,
+// is the identity the source must have.
+func parse(src []byte, want *identity) (*parsed, []Problem) {
 	var probs []Problem
 	add := func(n *yaml.Node, rule, format string, args ...any) {
 		p := Problem{Rule: rule, Message: fmt.Sprintf(format, args...)}
@@ -123,6 +128,21 @@ func parse(src []byte) (*parsed, []Problem) {
 	}
 	if !namePattern.MatchString(p.name) {
 		add(nodeOr(root, "name"), "", "name %q must be lowercase letters, digits and dashes, such as handy-bind", short(p.name))
+	}
+	if want != nil {
+		if !seen["name"] {
+			p.name = want.name
+		}
+		if p.name != want.name {
+			add(nodeFor(root, "name"), "", "the source is named %q but is published as a version of %s; make them the same", short(p.name), want.name)
+		}
+		switch {
+		case !seen["version"]:
+			p.version = want.version
+		case p.version != want.version:
+			add(nodeFor(root, "version"), "", "version %q: this source would be %s, the next version of %s; write version: %s or leave the line out", short(p.version), want.version, want.name, want.version)
+			p.version = want.version
+		}
 	}
 	if !versionPattern.MatchString(p.version) {
 		add(nodeOr(root, "version"), "", "version %q must look like v1, v2, …", short(p.version))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -364,4 +365,36 @@ func TestAliasBombIsRefusedQuickly(t *testing.T) {
 	_, err := mapping.Compile("v1.yaml", []byte(b.String()))
 	require.ErrorContains(t, err, "once its aliases are expanded")
 	require.Less(t, time.Since(start), 5*time.Second, "refused long before expanding it")
+}
+
+// TestCompileAsGivesTheVersion: a source published through the API gets its number from the
+// server; a version line, if any, must say that number, and the name must be the family's.
+func TestCompileAsGivesTheVersion(t *testing.T) {
+	t.Parallel()
+	src := v1Source(t)
+	without := regexp.MustCompile(`(?m)^version: v1\n`).ReplaceAll(src, nil)
+	require.NotEqual(t, src, without)
+
+	m, err := mapping.CompileAs(without, "handy-bind", "v7")
+	require.NoError(t, err)
+	require.Equal(t, "v7", m.Version)
+	require.Equal(t, "handy-bind", m.Name)
+	for _, r := range m.Test() {
+		require.True(t, r.Passed, r.Name)
+	}
+
+	_, err = mapping.CompileAs(src, "handy-bind", "v7")
+	var le *mapping.LoadError
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Problems, 1)
+	require.Contains(t, le.Problems[0].Message, `version "v1": this source would be v7`)
+	require.Equal(t, 6, le.Problems[0].Line, "the problem points at the version line")
+
+	m, err = mapping.CompileAs(regexp.MustCompile(`(?m)^version: v1$`).ReplaceAll(src, []byte("version: v7")), "handy-bind", "v7")
+	require.NoError(t, err)
+	require.Equal(t, "v7", m.Version)
+
+	_, err = mapping.CompileAs(without, "other-mapping", "v1")
+	require.ErrorAs(t, err, &le)
+	require.Contains(t, le.Problems[0].Message, `the source is named "handy-bind" but is published as a version of other-mapping`)
 }

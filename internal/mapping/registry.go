@@ -66,6 +66,9 @@ func (r *Registry) Get(name, version string) (*Mapping, bool) {
 	return m, ok
 }
 
+// Resolve returns the version in use for a connection of any tenant: files are global.
+func (r *Registry) Resolve(_, name, version string) (*Mapping, bool) { return r.Get(name, version) }
+
 // Latest returns the highest version in use of a mapping.
 func (r *Registry) Latest(name string) (*Mapping, bool) {
 	r.mu.RLock()

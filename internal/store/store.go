@@ -288,6 +288,8 @@ type LinkStore interface {
 	PutLink(ctx context.Context, l *Link) error
 	// FindLinkByBindID returns the link whose Bind record is bindID, or a not-found error.
 	FindLinkByBindID(ctx context.Context, connectionID string, entity Entity, bindID string) (*Link, error)
+	// RecentLinks returns up to limit links of entity in state, most recently changed first.
+	RecentLinks(ctx context.Context, connectionID string, entity Entity, state LinkState, limit int) ([]*Link, error)
 }
 
 // PendingSale is a Handy sale that could not be sent yet; later runs try it again.

@@ -43,11 +43,17 @@ const MappingName = "handy-bind"
 // Handy late or land on a window edge are not missed; ids de-duplicate them.
 const Overlap = 15 * time.Minute
 
+// Mappings finds the mapping version a connection of a tenant runs on (catalog.Catalog; a
+// mapping.Registry serves its files to every tenant).
+type Mappings interface {
+	Resolve(tenant, name, version string) (*mapping.Mapping, bool)
+}
+
 // Deps are what an Engine works with.
 type Deps struct {
 	Store    store.Store
 	Keys     *secret.Keyring
-	Mappings *mapping.Registry
+	Mappings Mappings
 	Budgets  *handy.Budgets
 	Log      *slog.Logger
 	// Now is the clock [time.Now].
@@ -148,7 +154,7 @@ func (e *Engine) clients(c *store.Connection) (*bind.Client, *handy.Client, erro
 }
 
 func (e *Engine) mapping(c *store.Connection) (*mapping.Mapping, error) {
-	m, ok := e.d.Mappings.Get(MappingName, c.MappingVersion)
+	m, ok := e.d.Mappings.Resolve(c.Tenant, MappingName, c.MappingVersion)
 	if !ok {
 		return nil, errs.FailedPrecondition("connection %s uses mapping %s %s, which is not in use (missing, broken or failing its tests)", c.ID, MappingName, c.MappingVersion)
 	}

@@ -140,7 +140,12 @@ func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 
 type versions struct{ reg *mapping.Registry }
 
-func (v versions) Has(version string) bool { _, ok := v.reg.Get("handy-bind", version); return ok }
+func (v versions) CheckPin(_, version string) error {
+	if _, ok := v.reg.Get("handy-bind", version); !ok {
+		return fmt.Errorf("no version %s", version)
+	}
+	return nil
+}
 func (v versions) Latest() string {
 	m, _ := v.reg.Latest("handy-bind")
 	return m.Version

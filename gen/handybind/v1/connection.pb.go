@@ -1242,6 +1242,310 @@ func (x *PauseConnectionRequest) GetId() string {
 	return ""
 }
 
+type CompareMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The candidate version, such as v3: one the connection's tenant can see.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// How many of the most recent sent sales to compare; 0 means 10.
+	SampleSize    int32 `protobuf:"varint,3,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareMappingRequest) Reset() {
+	*x = CompareMappingRequest{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareMappingRequest) ProtoMessage() {}
+
+func (x *CompareMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareMappingRequest.ProtoReflect.Descriptor instead.
+func (*CompareMappingRequest) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CompareMappingRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CompareMappingRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *CompareMappingRequest) GetSampleSize() int32 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+type CompareMappingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version the connection is pinned to, and the candidate.
+	PinnedVersion    string `protobuf:"bytes,1,opt,name=pinned_version,json=pinnedVersion,proto3" json:"pinned_version,omitempty"`
+	CandidateVersion string `protobuf:"bytes,2,opt,name=candidate_version,json=candidateVersion,proto3" json:"candidate_version,omitempty"`
+	// One entry per sale compared, most recent first.
+	Sales []*SaleComparison `protobuf:"bytes,3,rep,name=sales,proto3" json:"sales,omitempty"`
+	// How many of them would be sent exactly as before.
+	UnchangedCount int32 `protobuf:"varint,4,opt,name=unchanged_count,json=unchangedCount,proto3" json:"unchanged_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CompareMappingResponse) Reset() {
+	*x = CompareMappingResponse{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareMappingResponse) ProtoMessage() {}
+
+func (x *CompareMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareMappingResponse.ProtoReflect.Descriptor instead.
+func (*CompareMappingResponse) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CompareMappingResponse) GetPinnedVersion() string {
+	if x != nil {
+		return x.PinnedVersion
+	}
+	return ""
+}
+
+func (x *CompareMappingResponse) GetCandidateVersion() string {
+	if x != nil {
+		return x.CandidateVersion
+	}
+	return ""
+}
+
+func (x *CompareMappingResponse) GetSales() []*SaleComparison {
+	if x != nil {
+		return x.Sales
+	}
+	return nil
+}
+
+func (x *CompareMappingResponse) GetUnchangedCount() int32 {
+	if x != nil {
+		return x.UnchangedCount
+	}
+	return 0
+}
+
+// SaleComparison is what one sale would become under the candidate version.
+type SaleComparison struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Handy sale id.
+	HandySaleId string `protobuf:"bytes,1,opt,name=handy_sale_id,json=handySaleId,proto3" json:"handy_sale_id,omitempty"`
+	// The Bind order it was sent as.
+	BindOrderId string `protobuf:"bytes,2,opt,name=bind_order_id,json=bindOrderId,proto3" json:"bind_order_id,omitempty"`
+	// The fields that would differ, in payload order.
+	Changes []*FieldChange `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Why the candidate would not send this sale; empty when it would.
+	CandidateRefusal string `protobuf:"bytes,4,opt,name=candidate_refusal,json=candidateRefusal,proto3" json:"candidate_refusal,omitempty"`
+	// Why the pinned version would not send it today (its data changed in Handy, for example).
+	PinnedRefusal string `protobuf:"bytes,5,opt,name=pinned_refusal,json=pinnedRefusal,proto3" json:"pinned_refusal,omitempty"`
+	// Why the sale could not be compared (it is no longer in Handy, for example).
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaleComparison) Reset() {
+	*x = SaleComparison{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaleComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaleComparison) ProtoMessage() {}
+
+func (x *SaleComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaleComparison.ProtoReflect.Descriptor instead.
+func (*SaleComparison) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SaleComparison) GetHandySaleId() string {
+	if x != nil {
+		return x.HandySaleId
+	}
+	return ""
+}
+
+func (x *SaleComparison) GetBindOrderId() string {
+	if x != nil {
+		return x.BindOrderId
+	}
+	return ""
+}
+
+func (x *SaleComparison) GetChanges() []*FieldChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *SaleComparison) GetCandidateRefusal() string {
+	if x != nil {
+		return x.CandidateRefusal
+	}
+	return ""
+}
+
+func (x *SaleComparison) GetPinnedRefusal() string {
+	if x != nil {
+		return x.PinnedRefusal
+	}
+	return ""
+}
+
+func (x *SaleComparison) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// FieldChange is one output field that a candidate mapping version changes.
+type FieldChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where in the Bind payload: order.Comments, order.Products[0].Price, client.RFC, warehouse.Name.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The values as JSON; empty when the field is not produced by that version.
+	OldValueJson string `protobuf:"bytes,2,opt,name=old_value_json,json=oldValueJson,proto3" json:"old_value_json,omitempty"`
+	NewValueJson string `protobuf:"bytes,3,opt,name=new_value_json,json=newValueJson,proto3" json:"new_value_json,omitempty"`
+	// The candidate's rule that produced the new value, and its line.
+	Rule          string `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	Line          int32  `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldChange) Reset() {
+	*x = FieldChange{}
+	mi := &file_handybind_v1_connection_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldChange) ProtoMessage() {}
+
+func (x *FieldChange) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_connection_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
+func (*FieldChange) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_connection_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FieldChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FieldChange) GetOldValueJson() string {
+	if x != nil {
+		return x.OldValueJson
+	}
+	return ""
+}
+
+func (x *FieldChange) GetNewValueJson() string {
+	if x != nil {
+		return x.NewValueJson
+	}
+	return ""
+}
+
+func (x *FieldChange) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *FieldChange) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
 var File_handybind_v1_connection_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_connection_proto_rawDesc = "" +
@@ -1344,7 +1648,30 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\vsales_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"salesSince\"2\n" +
 	"\x16PauseConnectionRequest\x12\x18\n" +
-	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id*\xa5\x01\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x92\x01\n" +
+	"\x15CompareMappingRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x123\n" +
+	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\x12*\n" +
+	"\vsample_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\n" +
+	"sampleSize\"\xc9\x01\n" +
+	"\x16CompareMappingResponse\x12%\n" +
+	"\x0epinned_version\x18\x01 \x01(\tR\rpinnedVersion\x12+\n" +
+	"\x11candidate_version\x18\x02 \x01(\tR\x10candidateVersion\x122\n" +
+	"\x05sales\x18\x03 \x03(\v2\x1c.handybind.v1.SaleComparisonR\x05sales\x12'\n" +
+	"\x0funchanged_count\x18\x04 \x01(\x05R\x0eunchangedCount\"\xf7\x01\n" +
+	"\x0eSaleComparison\x12\"\n" +
+	"\rhandy_sale_id\x18\x01 \x01(\tR\vhandySaleId\x12\"\n" +
+	"\rbind_order_id\x18\x02 \x01(\tR\vbindOrderId\x123\n" +
+	"\achanges\x18\x03 \x03(\v2\x19.handybind.v1.FieldChangeR\achanges\x12+\n" +
+	"\x11candidate_refusal\x18\x04 \x01(\tR\x10candidateRefusal\x12%\n" +
+	"\x0epinned_refusal\x18\x05 \x01(\tR\rpinnedRefusal\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\x95\x01\n" +
+	"\vFieldChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12$\n" +
+	"\x0eold_value_json\x18\x02 \x01(\tR\foldValueJson\x12$\n" +
+	"\x0enew_value_json\x18\x03 \x01(\tR\fnewValueJson\x12\x12\n" +
+	"\x04rule\x18\x04 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04line\x18\x05 \x01(\x05R\x04line*\xa5\x01\n" +
 	"\x0fConnectionState\x12 \n" +
 	"\x1cCONNECTION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CONNECTION_STATE_DRAFT\x10\x01\x12\x1b\n" +
@@ -1355,7 +1682,7 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"\x18HEALTH_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fHEALTH_STATE_OK\x10\x01\x12\x15\n" +
 	"\x11HEALTH_STATE_LATE\x10\x02\x12\x18\n" +
-	"\x14HEALTH_STATE_FAILING\x10\x032\xed\x06\n" +
+	"\x14HEALTH_STATE_FAILING\x10\x032\xfb\a\n" +
 	"\x11ConnectionService\x12x\n" +
 	"\x10CreateConnection\x12%.handybind.v1.CreateConnectionRequest\x1a\x18.handybind.v1.Connection\"#\x82\xd3\xe4\x93\x02\x1d:\n" +
 	"connection\"\x0f/v1/connections\x12k\n" +
@@ -1365,7 +1692,8 @@ const file_handybind_v1_connection_proto_rawDesc = "" +
 	"connection2\x1f/v1/connections/{connection.id}\x12o\n" +
 	"\x10DeleteConnection\x12%.handybind.v1.DeleteConnectionRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/connections/{id}\x12\x81\x01\n" +
 	"\x12ActivateConnection\x12'.handybind.v1.ActivateConnectionRequest\x1a\x18.handybind.v1.Connection\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/connections/{id}:activate\x12x\n" +
-	"\x0fPauseConnection\x12$.handybind.v1.PauseConnectionRequest\x1a\x18.handybind.v1.Connection\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/connections/{id}:pauseB\xb1\x02\x92A\xf0\x01\x12T\n" +
+	"\x0fPauseConnection\x12$.handybind.v1.PauseConnectionRequest\x1a\x18.handybind.v1.Connection\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/connections/{id}:pause\x12\x8b\x01\n" +
+	"\x0eCompareMapping\x12#.handybind.v1.CompareMappingRequest\x1a$.handybind.v1.CompareMappingResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/connections/{id}:compareMappingB\xb1\x02\x92A\xf0\x01\x12T\n" +
 	"\thandybind\x12BKeeps a Bind ERP company in step with a Handy field-sales account.2\x031.02\x10application/json:\x10application/jsonZf\n" +
 	"d\n" +
 	"\x06bearer\x12Z\b\x02\x12EAn API key made with `handybind keys create`, sent as `Bearer <key>`.\x1a\rAuthorization \x02b\f\n" +
@@ -1386,7 +1714,7 @@ func file_handybind_v1_connection_proto_rawDescGZIP() []byte {
 }
 
 var file_handybind_v1_connection_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_handybind_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_handybind_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_handybind_v1_connection_proto_goTypes = []any{
 	(ConnectionState)(0),              // 0: handybind.v1.ConnectionState
 	(HealthState)(0),                  // 1: handybind.v1.HealthState
@@ -1406,10 +1734,14 @@ var file_handybind_v1_connection_proto_goTypes = []any{
 	(*DeleteConnectionRequest)(nil),   // 15: handybind.v1.DeleteConnectionRequest
 	(*ActivateConnectionRequest)(nil), // 16: handybind.v1.ActivateConnectionRequest
 	(*PauseConnectionRequest)(nil),    // 17: handybind.v1.PauseConnectionRequest
-	(*timestamppb.Timestamp)(nil),     // 18: google.protobuf.Timestamp
-	(SyncKind)(0),                     // 19: handybind.v1.SyncKind
-	(*fieldmaskpb.FieldMask)(nil),     // 20: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 21: google.protobuf.Empty
+	(*CompareMappingRequest)(nil),     // 18: handybind.v1.CompareMappingRequest
+	(*CompareMappingResponse)(nil),    // 19: handybind.v1.CompareMappingResponse
+	(*SaleComparison)(nil),            // 20: handybind.v1.SaleComparison
+	(*FieldChange)(nil),               // 21: handybind.v1.FieldChange
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(SyncKind)(0),                     // 23: handybind.v1.SyncKind
+	(*fieldmaskpb.FieldMask)(nil),     // 24: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),             // 25: google.protobuf.Empty
 }
 var file_handybind_v1_connection_proto_depIdxs = []int32{
 	5,  // 0: handybind.v1.Connection.handy:type_name -> handybind.v1.HandyCredentials
@@ -1418,42 +1750,46 @@ var file_handybind_v1_connection_proto_depIdxs = []int32{
 	0,  // 3: handybind.v1.Connection.state:type_name -> handybind.v1.ConnectionState
 	8,  // 4: handybind.v1.Connection.resolved:type_name -> handybind.v1.ResolvedBindIds
 	9,  // 5: handybind.v1.Connection.schedule:type_name -> handybind.v1.Schedule
-	18, // 6: handybind.v1.Connection.create_time:type_name -> google.protobuf.Timestamp
-	18, // 7: handybind.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
-	18, // 8: handybind.v1.Connection.sales_from:type_name -> google.protobuf.Timestamp
+	22, // 6: handybind.v1.Connection.create_time:type_name -> google.protobuf.Timestamp
+	22, // 7: handybind.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
+	22, // 8: handybind.v1.Connection.sales_from:type_name -> google.protobuf.Timestamp
 	3,  // 9: handybind.v1.Connection.health:type_name -> handybind.v1.ConnectionHealth
 	1,  // 10: handybind.v1.ConnectionHealth.state:type_name -> handybind.v1.HealthState
-	18, // 11: handybind.v1.ConnectionHealth.since:type_name -> google.protobuf.Timestamp
+	22, // 11: handybind.v1.ConnectionHealth.since:type_name -> google.protobuf.Timestamp
 	4,  // 12: handybind.v1.ConnectionHealth.syncs:type_name -> handybind.v1.SyncHealth
-	19, // 13: handybind.v1.SyncHealth.kind:type_name -> handybind.v1.SyncKind
-	18, // 14: handybind.v1.SyncHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	18, // 15: handybind.v1.SyncHealth.last_failure_time:type_name -> google.protobuf.Timestamp
-	18, // 16: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
+	23, // 13: handybind.v1.SyncHealth.kind:type_name -> handybind.v1.SyncKind
+	22, // 14: handybind.v1.SyncHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	22, // 15: handybind.v1.SyncHealth.last_failure_time:type_name -> google.protobuf.Timestamp
+	22, // 16: handybind.v1.ResolvedBindIds.resolve_time:type_name -> google.protobuf.Timestamp
 	2,  // 17: handybind.v1.CreateConnectionRequest.connection:type_name -> handybind.v1.Connection
 	0,  // 18: handybind.v1.ListConnectionsRequest.state:type_name -> handybind.v1.ConnectionState
 	2,  // 19: handybind.v1.ListConnectionsResponse.connections:type_name -> handybind.v1.Connection
 	2,  // 20: handybind.v1.UpdateConnectionRequest.connection:type_name -> handybind.v1.Connection
-	20, // 21: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	18, // 22: handybind.v1.ActivateConnectionRequest.sales_since:type_name -> google.protobuf.Timestamp
-	10, // 23: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
-	11, // 24: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
-	12, // 25: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
-	14, // 26: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
-	15, // 27: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
-	16, // 28: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
-	17, // 29: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
-	2,  // 30: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
-	2,  // 31: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
-	13, // 32: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
-	2,  // 33: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
-	21, // 34: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
-	2,  // 35: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
-	2,  // 36: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
-	30, // [30:37] is the sub-list for method output_type
-	23, // [23:30] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	24, // 21: handybind.v1.UpdateConnectionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	22, // 22: handybind.v1.ActivateConnectionRequest.sales_since:type_name -> google.protobuf.Timestamp
+	20, // 23: handybind.v1.CompareMappingResponse.sales:type_name -> handybind.v1.SaleComparison
+	21, // 24: handybind.v1.SaleComparison.changes:type_name -> handybind.v1.FieldChange
+	10, // 25: handybind.v1.ConnectionService.CreateConnection:input_type -> handybind.v1.CreateConnectionRequest
+	11, // 26: handybind.v1.ConnectionService.GetConnection:input_type -> handybind.v1.GetConnectionRequest
+	12, // 27: handybind.v1.ConnectionService.ListConnections:input_type -> handybind.v1.ListConnectionsRequest
+	14, // 28: handybind.v1.ConnectionService.UpdateConnection:input_type -> handybind.v1.UpdateConnectionRequest
+	15, // 29: handybind.v1.ConnectionService.DeleteConnection:input_type -> handybind.v1.DeleteConnectionRequest
+	16, // 30: handybind.v1.ConnectionService.ActivateConnection:input_type -> handybind.v1.ActivateConnectionRequest
+	17, // 31: handybind.v1.ConnectionService.PauseConnection:input_type -> handybind.v1.PauseConnectionRequest
+	18, // 32: handybind.v1.ConnectionService.CompareMapping:input_type -> handybind.v1.CompareMappingRequest
+	2,  // 33: handybind.v1.ConnectionService.CreateConnection:output_type -> handybind.v1.Connection
+	2,  // 34: handybind.v1.ConnectionService.GetConnection:output_type -> handybind.v1.Connection
+	13, // 35: handybind.v1.ConnectionService.ListConnections:output_type -> handybind.v1.ListConnectionsResponse
+	2,  // 36: handybind.v1.ConnectionService.UpdateConnection:output_type -> handybind.v1.Connection
+	25, // 37: handybind.v1.ConnectionService.DeleteConnection:output_type -> google.protobuf.Empty
+	2,  // 38: handybind.v1.ConnectionService.ActivateConnection:output_type -> handybind.v1.Connection
+	2,  // 39: handybind.v1.ConnectionService.PauseConnection:output_type -> handybind.v1.Connection
+	19, // 40: handybind.v1.ConnectionService.CompareMapping:output_type -> handybind.v1.CompareMappingResponse
+	33, // [33:41] is the sub-list for method output_type
+	25, // [25:33] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_handybind_v1_connection_proto_init() }
@@ -1468,7 +1804,7 @@ func file_handybind_v1_connection_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_handybind_v1_connection_proto_rawDesc), len(file_handybind_v1_connection_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

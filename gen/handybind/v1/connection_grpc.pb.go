@@ -27,6 +27,7 @@ const (
 	ConnectionService_DeleteConnection_FullMethodName   = "/handybind.v1.ConnectionService/DeleteConnection"
 	ConnectionService_ActivateConnection_FullMethodName = "/handybind.v1.ConnectionService/ActivateConnection"
 	ConnectionService_PauseConnection_FullMethodName    = "/handybind.v1.ConnectionService/PauseConnection"
+	ConnectionService_CompareMapping_FullMethodName     = "/handybind.v1.ConnectionService/CompareMapping"
 )
 
 // ConnectionServiceClient is the client API for ConnectionService service.
@@ -50,6 +51,11 @@ type ConnectionServiceClient interface {
 	ActivateConnection(ctx context.Context, in *ActivateConnectionRequest, opts ...grpc.CallOption) (*Connection, error)
 	// PauseConnection stops scheduled syncs until the connection is activated again.
 	PauseConnection(ctx context.Context, in *PauseConnectionRequest, opts ...grpc.CallOption) (*Connection, error)
+	// CompareMapping is a dry run before moving a connection to another mapping version: it reads
+	// the connection's most recent sales already sent to Bind again from Handy, maps each with the
+	// pinned version and with the candidate, and says, per sale, which fields would differ and
+	// which sales the candidate would refuse. Nothing is written anywhere.
+	CompareMapping(ctx context.Context, in *CompareMappingRequest, opts ...grpc.CallOption) (*CompareMappingResponse, error)
 }
 
 type connectionServiceClient struct {
@@ -130,6 +136,16 @@ func (c *connectionServiceClient) PauseConnection(ctx context.Context, in *Pause
 	return out, nil
 }
 
+func (c *connectionServiceClient) CompareMapping(ctx context.Context, in *CompareMappingRequest, opts ...grpc.CallOption) (*CompareMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompareMappingResponse)
+	err := c.cc.Invoke(ctx, ConnectionService_CompareMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectionServiceServer is the server API for ConnectionService service.
 // All implementations must embed UnimplementedConnectionServiceServer
 // for forward compatibility.
@@ -151,6 +167,11 @@ type ConnectionServiceServer interface {
 	ActivateConnection(context.Context, *ActivateConnectionRequest) (*Connection, error)
 	// PauseConnection stops scheduled syncs until the connection is activated again.
 	PauseConnection(context.Context, *PauseConnectionRequest) (*Connection, error)
+	// CompareMapping is a dry run before moving a connection to another mapping version: it reads
+	// the connection's most recent sales already sent to Bind again from Handy, maps each with the
+	// pinned version and with the candidate, and says, per sale, which fields would differ and
+	// which sales the candidate would refuse. Nothing is written anywhere.
+	CompareMapping(context.Context, *CompareMappingRequest) (*CompareMappingResponse, error)
 	mustEmbedUnimplementedConnectionServiceServer()
 }
 
@@ -181,6 +202,9 @@ func (UnimplementedConnectionServiceServer) ActivateConnection(context.Context, 
 }
 func (UnimplementedConnectionServiceServer) PauseConnection(context.Context, *PauseConnectionRequest) (*Connection, error) {
 	return nil, status.Error(codes.Unimplemented, "method PauseConnection not implemented")
+}
+func (UnimplementedConnectionServiceServer) CompareMapping(context.Context, *CompareMappingRequest) (*CompareMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareMapping not implemented")
 }
 func (UnimplementedConnectionServiceServer) mustEmbedUnimplementedConnectionServiceServer() {}
 func (UnimplementedConnectionServiceServer) testEmbeddedByValue()                           {}
@@ -329,6 +353,24 @@ func _ConnectionService_PauseConnection_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectionService_CompareMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectionServiceServer).CompareMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectionService_CompareMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectionServiceServer).CompareMapping(ctx, req.(*CompareMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectionService_ServiceDesc is the grpc.ServiceDesc for ConnectionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -363,6 +405,10 @@ var ConnectionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PauseConnection",
 			Handler:    _ConnectionService_PauseConnection_Handler,
+		},
+		{
+			MethodName: "CompareMapping",
+			Handler:    _ConnectionService_CompareMapping_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -38,7 +39,19 @@ type Mapping struct {
 	// Whether it compiled and its tests passed, so connections may use it.
 	Active bool `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
 	// Why it is not active.
-	Problems      []*MappingProblem `protobuf:"bytes,7,rep,name=problems,proto3" json:"problems,omitempty"`
+	Problems []*MappingProblem `protobuf:"bytes,7,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The tenant that published it; empty for a global version.
+	Tenant string `protobuf:"bytes,8,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Shipped with the service (or in its mappings folder): read-only through the API.
+	BuiltIn bool `protobuf:"varint,9,opt,name=built_in,json=builtIn,proto3" json:"built_in,omitempty"`
+	// The API key that published it.
+	AuthorKeyId string `protobuf:"bytes,10,opt,name=author_key_id,json=authorKeyId,proto3" json:"author_key_id,omitempty"`
+	// When it was published (or, built in, loaded).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// No longer offered for pinning; connections on it keep it.
+	Deprecated bool `protobuf:"varint,12,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
+	// The connections pinned to it that the caller can see.
+	ConnectionIds []string `protobuf:"bytes,13,rep,name=connection_ids,json=connectionIds,proto3" json:"connection_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,6 +131,48 @@ func (x *Mapping) GetActive() bool {
 func (x *Mapping) GetProblems() []*MappingProblem {
 	if x != nil {
 		return x.Problems
+	}
+	return nil
+}
+
+func (x *Mapping) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Mapping) GetBuiltIn() bool {
+	if x != nil {
+		return x.BuiltIn
+	}
+	return false
+}
+
+func (x *Mapping) GetAuthorKeyId() string {
+	if x != nil {
+		return x.AuthorKeyId
+	}
+	return ""
+}
+
+func (x *Mapping) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Mapping) GetDeprecated() bool {
+	if x != nil {
+		return x.Deprecated
+	}
+	return false
+}
+
+func (x *Mapping) GetConnectionIds() []string {
+	if x != nil {
+		return x.ConnectionIds
 	}
 	return nil
 }
@@ -367,9 +422,11 @@ func (x *ListMappingsResponse) GetMappings() []*Mapping {
 }
 
 type GetMappingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// With a platform key: the tenant whose version is meant (empty: a global one).
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -418,6 +475,190 @@ func (x *GetMappingRequest) GetVersion() string {
 	return ""
 }
 
+func (x *GetMappingRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type CreateMappingVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mapping family, such as handy-bind; the source's name must be the same.
+	Mapping string `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	// The whole mapping file, YAML, at most 256 KiB. Its version line may be left out; if given,
+	// it must be the number the version gets (ListMappings shows the newest).
+	Source        string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMappingVersionRequest) Reset() {
+	*x = CreateMappingVersionRequest{}
+	mi := &file_handybind_v1_mapping_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMappingVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMappingVersionRequest) ProtoMessage() {}
+
+func (x *CreateMappingVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_mapping_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMappingVersionRequest.ProtoReflect.Descriptor instead.
+func (*CreateMappingVersionRequest) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateMappingVersionRequest) GetMapping() string {
+	if x != nil {
+		return x.Mapping
+	}
+	return ""
+}
+
+func (x *CreateMappingVersionRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type DeprecateMappingVersionRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// With a platform key: the tenant whose version is meant (empty: a global one).
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeprecateMappingVersionRequest) Reset() {
+	*x = DeprecateMappingVersionRequest{}
+	mi := &file_handybind_v1_mapping_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeprecateMappingVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeprecateMappingVersionRequest) ProtoMessage() {}
+
+func (x *DeprecateMappingVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_mapping_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeprecateMappingVersionRequest.ProtoReflect.Descriptor instead.
+func (*DeprecateMappingVersionRequest) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeprecateMappingVersionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeprecateMappingVersionRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DeprecateMappingVersionRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type DeleteMappingVersionRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// With a platform key: the tenant whose version is meant (empty: a global one).
+	Tenant        string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMappingVersionRequest) Reset() {
+	*x = DeleteMappingVersionRequest{}
+	mi := &file_handybind_v1_mapping_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMappingVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMappingVersionRequest) ProtoMessage() {}
+
+func (x *DeleteMappingVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_handybind_v1_mapping_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMappingVersionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMappingVersionRequest) Descriptor() ([]byte, []int) {
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeleteMappingVersionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteMappingVersionRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DeleteMappingVersionRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 type ValidateMappingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A whole mapping file, YAML.
@@ -428,7 +669,7 @@ type ValidateMappingRequest struct {
 
 func (x *ValidateMappingRequest) Reset() {
 	*x = ValidateMappingRequest{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[6]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +681,7 @@ func (x *ValidateMappingRequest) String() string {
 func (*ValidateMappingRequest) ProtoMessage() {}
 
 func (x *ValidateMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[6]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +694,7 @@ func (x *ValidateMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateMappingRequest.ProtoReflect.Descriptor instead.
 func (*ValidateMappingRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{6}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ValidateMappingRequest) GetSource() string {
@@ -475,7 +716,7 @@ type ValidateMappingResponse struct {
 
 func (x *ValidateMappingResponse) Reset() {
 	*x = ValidateMappingResponse{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[7]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +728,7 @@ func (x *ValidateMappingResponse) String() string {
 func (*ValidateMappingResponse) ProtoMessage() {}
 
 func (x *ValidateMappingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[7]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +741,7 @@ func (x *ValidateMappingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateMappingResponse.ProtoReflect.Descriptor instead.
 func (*ValidateMappingResponse) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{7}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ValidateMappingResponse) GetValid() bool {
@@ -533,7 +774,7 @@ type TestMappingRequest struct {
 
 func (x *TestMappingRequest) Reset() {
 	*x = TestMappingRequest{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[8]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +786,7 @@ func (x *TestMappingRequest) String() string {
 func (*TestMappingRequest) ProtoMessage() {}
 
 func (x *TestMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[8]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +799,7 @@ func (x *TestMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestMappingRequest.ProtoReflect.Descriptor instead.
 func (*TestMappingRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{8}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestMappingRequest) GetMapping() *MappingRef {
@@ -579,7 +820,7 @@ type TestMappingResponse struct {
 
 func (x *TestMappingResponse) Reset() {
 	*x = TestMappingResponse{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[9]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +832,7 @@ func (x *TestMappingResponse) String() string {
 func (*TestMappingResponse) ProtoMessage() {}
 
 func (x *TestMappingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[9]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +845,7 @@ func (x *TestMappingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestMappingResponse.ProtoReflect.Descriptor instead.
 func (*TestMappingResponse) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{9}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TestMappingResponse) GetPassed() bool {
@@ -641,7 +882,7 @@ type MappingTestResult struct {
 
 func (x *MappingTestResult) Reset() {
 	*x = MappingTestResult{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[10]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +894,7 @@ func (x *MappingTestResult) String() string {
 func (*MappingTestResult) ProtoMessage() {}
 
 func (x *MappingTestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[10]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +907,7 @@ func (x *MappingTestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MappingTestResult.ProtoReflect.Descriptor instead.
 func (*MappingTestResult) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{10}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MappingTestResult) GetName() string {
@@ -703,7 +944,7 @@ type PreviewMappingRequest struct {
 
 func (x *PreviewMappingRequest) Reset() {
 	*x = PreviewMappingRequest{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[11]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +956,7 @@ func (x *PreviewMappingRequest) String() string {
 func (*PreviewMappingRequest) ProtoMessage() {}
 
 func (x *PreviewMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[11]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +969,7 @@ func (x *PreviewMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMappingRequest.ProtoReflect.Descriptor instead.
 func (*PreviewMappingRequest) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{11}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PreviewMappingRequest) GetMapping() *MappingRef {
@@ -764,7 +1005,7 @@ type PreviewMappingResponse struct {
 
 func (x *PreviewMappingResponse) Reset() {
 	*x = PreviewMappingResponse{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[12]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1017,7 @@ func (x *PreviewMappingResponse) String() string {
 func (*PreviewMappingResponse) ProtoMessage() {}
 
 func (x *PreviewMappingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[12]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1030,7 @@ func (x *PreviewMappingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMappingResponse.ProtoReflect.Descriptor instead.
 func (*PreviewMappingResponse) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{12}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PreviewMappingResponse) GetPayloadJson() string {
@@ -819,7 +1060,7 @@ type FieldExplanation struct {
 
 func (x *FieldExplanation) Reset() {
 	*x = FieldExplanation{}
-	mi := &file_handybind_v1_mapping_proto_msgTypes[13]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1072,7 @@ func (x *FieldExplanation) String() string {
 func (*FieldExplanation) ProtoMessage() {}
 
 func (x *FieldExplanation) ProtoReflect() protoreflect.Message {
-	mi := &file_handybind_v1_mapping_proto_msgTypes[13]
+	mi := &file_handybind_v1_mapping_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1085,7 @@ func (x *FieldExplanation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldExplanation.ProtoReflect.Descriptor instead.
 func (*FieldExplanation) Descriptor() ([]byte, []int) {
-	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{13}
+	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FieldExplanation) GetField() string {
@@ -879,7 +1120,7 @@ var File_handybind_v1_mapping_proto protoreflect.FileDescriptor
 
 const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahandybind/v1/mapping.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\xdf\x01\n" +
+	"\x1ahandybind/v1/mapping.proto\x12\fhandybind.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x03\n" +
 	"\aMapping\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -887,7 +1128,17 @@ const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\bchecksum\x18\x04 \x01(\tR\bchecksum\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\x12\x16\n" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x128\n" +
-	"\bproblems\x18\a \x03(\v2\x1c.handybind.v1.MappingProblemR\bproblems\"j\n" +
+	"\bproblems\x18\a \x03(\v2\x1c.handybind.v1.MappingProblemR\bproblems\x12\x16\n" +
+	"\x06tenant\x18\b \x01(\tR\x06tenant\x12\x19\n" +
+	"\bbuilt_in\x18\t \x01(\bR\abuiltIn\x12\"\n" +
+	"\rauthor_key_id\x18\n" +
+	" \x01(\tR\vauthorKeyId\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1e\n" +
+	"\n" +
+	"deprecated\x18\f \x01(\bR\n" +
+	"deprecated\x12%\n" +
+	"\x0econnection_ids\x18\r \x03(\tR\rconnectionIds\"j\n" +
 	"\x0eMappingProblem\x12\x12\n" +
 	"\x04line\x18\x01 \x01(\x05R\x04line\x12\x16\n" +
 	"\x06column\x18\x02 \x01(\x05R\x06column\x12\x12\n" +
@@ -901,10 +1152,22 @@ const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\x03ref\x12\x05\xbaH\x02\b\x01\"\x15\n" +
 	"\x13ListMappingsRequest\"I\n" +
 	"\x14ListMappingsResponse\x121\n" +
-	"\bmappings\x18\x01 \x03(\v2\x15.handybind.v1.MappingR\bmappings\"g\n" +
-	"\x11GetMappingRequest\x12\x1d\n" +
-	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x123\n" +
-	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\"=\n" +
+	"\bmappings\x18\x01 \x03(\v2\x15.handybind.v1.MappingR\bmappings\"\xba\x01\n" +
+	"\x11GetMappingRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\x04name\x123\n" +
+	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\x12=\n" +
+	"\x06tenant\x18\x03 \x01(\tB%\xbaH\"r 2\x1e^([a-z0-9][a-z0-9._-]{0,62})?$R\x06tenant\"{\n" +
+	"\x1bCreateMappingVersionRequest\x127\n" +
+	"\amapping\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\amapping\x12#\n" +
+	"\x06source\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01(\x80\x80\x10R\x06source\"\xc7\x01\n" +
+	"\x1eDeprecateMappingVersionRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\x04name\x123\n" +
+	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\x12=\n" +
+	"\x06tenant\x18\x03 \x01(\tB%\xbaH\"r 2\x1e^([a-z0-9][a-z0-9._-]{0,62})?$R\x06tenant\"\xc4\x01\n" +
+	"\x1bDeleteMappingVersionRequest\x121\n" +
+	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\x04name\x123\n" +
+	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\x12=\n" +
+	"\x06tenant\x18\x03 \x01(\tB%\xbaH\"r 2\x1e^([a-z0-9][a-z0-9._-]{0,62})?$R\x06tenant\"=\n" +
 	"\x16ValidateMappingRequest\x12#\n" +
 	"\x06source\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\x06source\"\x90\x01\n" +
 	"\x17ValidateMappingResponse\x12\x14\n" +
@@ -935,11 +1198,14 @@ const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\x04rule\x18\x02 \x01(\tR\x04rule\x12\x12\n" +
 	"\x04line\x18\x03 \x01(\x05R\x04line\x12\x1d\n" +
 	"\n" +
-	"value_json\x18\x04 \x01(\tR\tvalueJson2\xe6\x04\n" +
+	"value_json\x18\x04 \x01(\tR\tvalueJson2\x96\b\n" +
 	"\x0eMappingService\x12k\n" +
 	"\fListMappings\x12!.handybind.v1.ListMappingsRequest\x1a\".handybind.v1.ListMappingsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/mappings\x12t\n" +
 	"\n" +
-	"GetMapping\x12\x1f.handybind.v1.GetMappingRequest\x1a\x15.handybind.v1.Mapping\".\x82\xd3\xe4\x93\x02(\x12&/v1/mappings/{name}/versions/{version}\x12\x80\x01\n" +
+	"GetMapping\x12\x1f.handybind.v1.GetMappingRequest\x1a\x15.handybind.v1.Mapping\".\x82\xd3\xe4\x93\x02(\x12&/v1/mappings/{name}/versions/{version}\x12\x84\x01\n" +
+	"\x14CreateMappingVersion\x12).handybind.v1.CreateMappingVersionRequest\x1a\x15.handybind.v1.Mapping\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/mappings/{mapping}/versions\x12\x9b\x01\n" +
+	"\x17DeprecateMappingVersion\x12,.handybind.v1.DeprecateMappingVersionRequest\x1a\x15.handybind.v1.Mapping\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/mappings/{name}/versions/{version}:deprecate\x12\x88\x01\n" +
+	"\x14DeleteMappingVersion\x12).handybind.v1.DeleteMappingVersionRequest\x1a\x15.handybind.v1.Mapping\".\x82\xd3\xe4\x93\x02(*&/v1/mappings/{name}/versions/{version}\x12\x80\x01\n" +
 	"\x0fValidateMapping\x12$.handybind.v1.ValidateMappingRequest\x1a%.handybind.v1.ValidateMappingResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/mappings:validate\x12p\n" +
 	"\vTestMapping\x12 .handybind.v1.TestMappingRequest\x1a!.handybind.v1.TestMappingResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/mappings:test\x12|\n" +
 	"\x0ePreviewMapping\x12#.handybind.v1.PreviewMappingRequest\x1a$.handybind.v1.PreviewMappingResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/mappings:previewB=Z;github.com/handybind/handybind/gen/handybind/v1;handybindv1b\x06proto3"
@@ -956,46 +1222,57 @@ func file_handybind_v1_mapping_proto_rawDescGZIP() []byte {
 	return file_handybind_v1_mapping_proto_rawDescData
 }
 
-var file_handybind_v1_mapping_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_handybind_v1_mapping_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_handybind_v1_mapping_proto_goTypes = []any{
-	(*Mapping)(nil),                 // 0: handybind.v1.Mapping
-	(*MappingProblem)(nil),          // 1: handybind.v1.MappingProblem
-	(*MappingRef)(nil),              // 2: handybind.v1.MappingRef
-	(*ListMappingsRequest)(nil),     // 3: handybind.v1.ListMappingsRequest
-	(*ListMappingsResponse)(nil),    // 4: handybind.v1.ListMappingsResponse
-	(*GetMappingRequest)(nil),       // 5: handybind.v1.GetMappingRequest
-	(*ValidateMappingRequest)(nil),  // 6: handybind.v1.ValidateMappingRequest
-	(*ValidateMappingResponse)(nil), // 7: handybind.v1.ValidateMappingResponse
-	(*TestMappingRequest)(nil),      // 8: handybind.v1.TestMappingRequest
-	(*TestMappingResponse)(nil),     // 9: handybind.v1.TestMappingResponse
-	(*MappingTestResult)(nil),       // 10: handybind.v1.MappingTestResult
-	(*PreviewMappingRequest)(nil),   // 11: handybind.v1.PreviewMappingRequest
-	(*PreviewMappingResponse)(nil),  // 12: handybind.v1.PreviewMappingResponse
-	(*FieldExplanation)(nil),        // 13: handybind.v1.FieldExplanation
+	(*Mapping)(nil),                        // 0: handybind.v1.Mapping
+	(*MappingProblem)(nil),                 // 1: handybind.v1.MappingProblem
+	(*MappingRef)(nil),                     // 2: handybind.v1.MappingRef
+	(*ListMappingsRequest)(nil),            // 3: handybind.v1.ListMappingsRequest
+	(*ListMappingsResponse)(nil),           // 4: handybind.v1.ListMappingsResponse
+	(*GetMappingRequest)(nil),              // 5: handybind.v1.GetMappingRequest
+	(*CreateMappingVersionRequest)(nil),    // 6: handybind.v1.CreateMappingVersionRequest
+	(*DeprecateMappingVersionRequest)(nil), // 7: handybind.v1.DeprecateMappingVersionRequest
+	(*DeleteMappingVersionRequest)(nil),    // 8: handybind.v1.DeleteMappingVersionRequest
+	(*ValidateMappingRequest)(nil),         // 9: handybind.v1.ValidateMappingRequest
+	(*ValidateMappingResponse)(nil),        // 10: handybind.v1.ValidateMappingResponse
+	(*TestMappingRequest)(nil),             // 11: handybind.v1.TestMappingRequest
+	(*TestMappingResponse)(nil),            // 12: handybind.v1.TestMappingResponse
+	(*MappingTestResult)(nil),              // 13: handybind.v1.MappingTestResult
+	(*PreviewMappingRequest)(nil),          // 14: handybind.v1.PreviewMappingRequest
+	(*PreviewMappingResponse)(nil),         // 15: handybind.v1.PreviewMappingResponse
+	(*FieldExplanation)(nil),               // 16: handybind.v1.FieldExplanation
+	(*timestamppb.Timestamp)(nil),          // 17: google.protobuf.Timestamp
 }
 var file_handybind_v1_mapping_proto_depIdxs = []int32{
 	1,  // 0: handybind.v1.Mapping.problems:type_name -> handybind.v1.MappingProblem
-	0,  // 1: handybind.v1.ListMappingsResponse.mappings:type_name -> handybind.v1.Mapping
-	1,  // 2: handybind.v1.ValidateMappingResponse.problems:type_name -> handybind.v1.MappingProblem
-	2,  // 3: handybind.v1.TestMappingRequest.mapping:type_name -> handybind.v1.MappingRef
-	10, // 4: handybind.v1.TestMappingResponse.results:type_name -> handybind.v1.MappingTestResult
-	2,  // 5: handybind.v1.PreviewMappingRequest.mapping:type_name -> handybind.v1.MappingRef
-	13, // 6: handybind.v1.PreviewMappingResponse.fields:type_name -> handybind.v1.FieldExplanation
-	3,  // 7: handybind.v1.MappingService.ListMappings:input_type -> handybind.v1.ListMappingsRequest
-	5,  // 8: handybind.v1.MappingService.GetMapping:input_type -> handybind.v1.GetMappingRequest
-	6,  // 9: handybind.v1.MappingService.ValidateMapping:input_type -> handybind.v1.ValidateMappingRequest
-	8,  // 10: handybind.v1.MappingService.TestMapping:input_type -> handybind.v1.TestMappingRequest
-	11, // 11: handybind.v1.MappingService.PreviewMapping:input_type -> handybind.v1.PreviewMappingRequest
-	4,  // 12: handybind.v1.MappingService.ListMappings:output_type -> handybind.v1.ListMappingsResponse
-	0,  // 13: handybind.v1.MappingService.GetMapping:output_type -> handybind.v1.Mapping
-	7,  // 14: handybind.v1.MappingService.ValidateMapping:output_type -> handybind.v1.ValidateMappingResponse
-	9,  // 15: handybind.v1.MappingService.TestMapping:output_type -> handybind.v1.TestMappingResponse
-	12, // 16: handybind.v1.MappingService.PreviewMapping:output_type -> handybind.v1.PreviewMappingResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	17, // 1: handybind.v1.Mapping.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: handybind.v1.ListMappingsResponse.mappings:type_name -> handybind.v1.Mapping
+	1,  // 3: handybind.v1.ValidateMappingResponse.problems:type_name -> handybind.v1.MappingProblem
+	2,  // 4: handybind.v1.TestMappingRequest.mapping:type_name -> handybind.v1.MappingRef
+	13, // 5: handybind.v1.TestMappingResponse.results:type_name -> handybind.v1.MappingTestResult
+	2,  // 6: handybind.v1.PreviewMappingRequest.mapping:type_name -> handybind.v1.MappingRef
+	16, // 7: handybind.v1.PreviewMappingResponse.fields:type_name -> handybind.v1.FieldExplanation
+	3,  // 8: handybind.v1.MappingService.ListMappings:input_type -> handybind.v1.ListMappingsRequest
+	5,  // 9: handybind.v1.MappingService.GetMapping:input_type -> handybind.v1.GetMappingRequest
+	6,  // 10: handybind.v1.MappingService.CreateMappingVersion:input_type -> handybind.v1.CreateMappingVersionRequest
+	7,  // 11: handybind.v1.MappingService.DeprecateMappingVersion:input_type -> handybind.v1.DeprecateMappingVersionRequest
+	8,  // 12: handybind.v1.MappingService.DeleteMappingVersion:input_type -> handybind.v1.DeleteMappingVersionRequest
+	9,  // 13: handybind.v1.MappingService.ValidateMapping:input_type -> handybind.v1.ValidateMappingRequest
+	11, // 14: handybind.v1.MappingService.TestMapping:input_type -> handybind.v1.TestMappingRequest
+	14, // 15: handybind.v1.MappingService.PreviewMapping:input_type -> handybind.v1.PreviewMappingRequest
+	4,  // 16: handybind.v1.MappingService.ListMappings:output_type -> handybind.v1.ListMappingsResponse
+	0,  // 17: handybind.v1.MappingService.GetMapping:output_type -> handybind.v1.Mapping
+	0,  // 18: handybind.v1.MappingService.CreateMappingVersion:output_type -> handybind.v1.Mapping
+	0,  // 19: handybind.v1.MappingService.DeprecateMappingVersion:output_type -> handybind.v1.Mapping
+	0,  // 20: handybind.v1.MappingService.DeleteMappingVersion:output_type -> handybind.v1.Mapping
+	10, // 21: handybind.v1.MappingService.ValidateMapping:output_type -> handybind.v1.ValidateMappingResponse
+	12, // 22: handybind.v1.MappingService.TestMapping:output_type -> handybind.v1.TestMappingResponse
+	15, // 23: handybind.v1.MappingService.PreviewMapping:output_type -> handybind.v1.PreviewMappingResponse
+	16, // [16:24] is the sub-list for method output_type
+	8,  // [8:16] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_handybind_v1_mapping_proto_init() }
@@ -1013,7 +1290,7 @@ func file_handybind_v1_mapping_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_handybind_v1_mapping_proto_rawDesc), len(file_handybind_v1_mapping_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,24 +19,40 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MappingService_ListMappings_FullMethodName    = "/handybind.v1.MappingService/ListMappings"
-	MappingService_GetMapping_FullMethodName      = "/handybind.v1.MappingService/GetMapping"
-	MappingService_ValidateMapping_FullMethodName = "/handybind.v1.MappingService/ValidateMapping"
-	MappingService_TestMapping_FullMethodName     = "/handybind.v1.MappingService/TestMapping"
-	MappingService_PreviewMapping_FullMethodName  = "/handybind.v1.MappingService/PreviewMapping"
+	MappingService_ListMappings_FullMethodName            = "/handybind.v1.MappingService/ListMappings"
+	MappingService_GetMapping_FullMethodName              = "/handybind.v1.MappingService/GetMapping"
+	MappingService_CreateMappingVersion_FullMethodName    = "/handybind.v1.MappingService/CreateMappingVersion"
+	MappingService_DeprecateMappingVersion_FullMethodName = "/handybind.v1.MappingService/DeprecateMappingVersion"
+	MappingService_DeleteMappingVersion_FullMethodName    = "/handybind.v1.MappingService/DeleteMappingVersion"
+	MappingService_ValidateMapping_FullMethodName         = "/handybind.v1.MappingService/ValidateMapping"
+	MappingService_TestMapping_FullMethodName             = "/handybind.v1.MappingService/TestMapping"
+	MappingService_PreviewMapping_FullMethodName          = "/handybind.v1.MappingService/PreviewMapping"
 )
 
 // MappingServiceClient is the client API for MappingService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// MappingService reads, checks and tries the mapping files that turn Handy records into Bind payloads.
-// Nothing here writes to Handy, Bind or the connections.
+// MappingService publishes, reads, checks and tries the mapping versions that turn Handy records
+// into Bind payloads. Built-in versions ship with the service and are global; a version published
+// with a partner's or integrator's key belongs to that tenant, one published with a platform key
+// is global. Nothing here writes to Handy, Bind or the connections.
 type MappingServiceClient interface {
-	// ListMappings lists every loaded mapping version.
+	// ListMappings lists every mapping version the caller can see, newest first, with the
+	// connections that use each.
 	ListMappings(ctx context.Context, in *ListMappingsRequest, opts ...grpc.CallOption) (*ListMappingsResponse, error)
 	// GetMapping returns one mapping version with its source.
 	GetMapping(ctx context.Context, in *GetMappingRequest, opts ...grpc.CallOption) (*Mapping, error)
+	// CreateMappingVersion publishes a source as the next version of a mapping, once it compiles
+	// and its own tests pass; otherwise nothing is stored and the problems come back with their
+	// lines. A published version never changes.
+	CreateMappingVersion(ctx context.Context, in *CreateMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error)
+	// DeprecateMappingVersion stops offering a published version for pinning; connections on it
+	// keep it.
+	DeprecateMappingVersion(ctx context.Context, in *DeprecateMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error)
+	// DeleteMappingVersion removes a published version no connection uses; its number is never
+	// given again.
+	DeleteMappingVersion(ctx context.Context, in *DeleteMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error)
 	// ValidateMapping compiles a mapping source and reports every problem with its position.
 	ValidateMapping(ctx context.Context, in *ValidateMappingRequest, opts ...grpc.CallOption) (*ValidateMappingResponse, error)
 	// TestMapping runs a mapping's own test cases.
@@ -68,6 +84,36 @@ func (c *mappingServiceClient) GetMapping(ctx context.Context, in *GetMappingReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Mapping)
 	err := c.cc.Invoke(ctx, MappingService_GetMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mappingServiceClient) CreateMappingVersion(ctx context.Context, in *CreateMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mapping)
+	err := c.cc.Invoke(ctx, MappingService_CreateMappingVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mappingServiceClient) DeprecateMappingVersion(ctx context.Context, in *DeprecateMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mapping)
+	err := c.cc.Invoke(ctx, MappingService_DeprecateMappingVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mappingServiceClient) DeleteMappingVersion(ctx context.Context, in *DeleteMappingVersionRequest, opts ...grpc.CallOption) (*Mapping, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mapping)
+	err := c.cc.Invoke(ctx, MappingService_DeleteMappingVersion_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +154,26 @@ func (c *mappingServiceClient) PreviewMapping(ctx context.Context, in *PreviewMa
 // All implementations must embed UnimplementedMappingServiceServer
 // for forward compatibility.
 //
-// MappingService reads, checks and tries the mapping files that turn Handy records into Bind payloads.
-// Nothing here writes to Handy, Bind or the connections.
+// MappingService publishes, reads, checks and tries the mapping versions that turn Handy records
+// into Bind payloads. Built-in versions ship with the service and are global; a version published
+// with a partner's or integrator's key belongs to that tenant, one published with a platform key
+// is global. Nothing here writes to Handy, Bind or the connections.
 type MappingServiceServer interface {
-	// ListMappings lists every loaded mapping version.
+	// ListMappings lists every mapping version the caller can see, newest first, with the
+	// connections that use each.
 	ListMappings(context.Context, *ListMappingsRequest) (*ListMappingsResponse, error)
 	// GetMapping returns one mapping version with its source.
 	GetMapping(context.Context, *GetMappingRequest) (*Mapping, error)
+	// CreateMappingVersion publishes a source as the next version of a mapping, once it compiles
+	// and its own tests pass; otherwise nothing is stored and the problems come back with their
+	// lines. A published version never changes.
+	CreateMappingVersion(context.Context, *CreateMappingVersionRequest) (*Mapping, error)
+	// DeprecateMappingVersion stops offering a published version for pinning; connections on it
+	// keep it.
+	DeprecateMappingVersion(context.Context, *DeprecateMappingVersionRequest) (*Mapping, error)
+	// DeleteMappingVersion removes a published version no connection uses; its number is never
+	// given again.
+	DeleteMappingVersion(context.Context, *DeleteMappingVersionRequest) (*Mapping, error)
 	// ValidateMapping compiles a mapping source and reports every problem with its position.
 	ValidateMapping(context.Context, *ValidateMappingRequest) (*ValidateMappingResponse, error)
 	// TestMapping runs a mapping's own test cases.
@@ -137,6 +196,15 @@ func (UnimplementedMappingServiceServer) ListMappings(context.Context, *ListMapp
 }
 func (UnimplementedMappingServiceServer) GetMapping(context.Context, *GetMappingRequest) (*Mapping, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMapping not implemented")
+}
+func (UnimplementedMappingServiceServer) CreateMappingVersion(context.Context, *CreateMappingVersionRequest) (*Mapping, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMappingVersion not implemented")
+}
+func (UnimplementedMappingServiceServer) DeprecateMappingVersion(context.Context, *DeprecateMappingVersionRequest) (*Mapping, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeprecateMappingVersion not implemented")
+}
+func (UnimplementedMappingServiceServer) DeleteMappingVersion(context.Context, *DeleteMappingVersionRequest) (*Mapping, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMappingVersion not implemented")
 }
 func (UnimplementedMappingServiceServer) ValidateMapping(context.Context, *ValidateMappingRequest) (*ValidateMappingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateMapping not implemented")
@@ -200,6 +268,60 @@ func _MappingService_GetMapping_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MappingServiceServer).GetMapping(ctx, req.(*GetMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MappingService_CreateMappingVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMappingVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MappingServiceServer).CreateMappingVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MappingService_CreateMappingVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MappingServiceServer).CreateMappingVersion(ctx, req.(*CreateMappingVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MappingService_DeprecateMappingVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeprecateMappingVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MappingServiceServer).DeprecateMappingVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MappingService_DeprecateMappingVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MappingServiceServer).DeprecateMappingVersion(ctx, req.(*DeprecateMappingVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MappingService_DeleteMappingVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMappingVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MappingServiceServer).DeleteMappingVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MappingService_DeleteMappingVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MappingServiceServer).DeleteMappingVersion(ctx, req.(*DeleteMappingVersionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -272,6 +394,18 @@ var MappingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMapping",
 			Handler:    _MappingService_GetMapping_Handler,
+		},
+		{
+			MethodName: "CreateMappingVersion",
+			Handler:    _MappingService_CreateMappingVersion_Handler,
+		},
+		{
+			MethodName: "DeprecateMappingVersion",
+			Handler:    _MappingService_DeprecateMappingVersion_Handler,
+		},
+		{
+			MethodName: "DeleteMappingVersion",
+			Handler:    _MappingService_DeleteMappingVersion_Handler,
 		},
 		{
 			MethodName: "ValidateMapping",

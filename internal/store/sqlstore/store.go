@@ -305,6 +305,22 @@ func (s *Store) FindLinkByBindID(ctx context.Context, connectionID string, entit
 	return row.toStore(), nil
 }
 
+// RecentLinks implements store.LinkStore.
+func (s *Store) RecentLinks(ctx context.Context, connectionID string, entity store.Entity, state store.LinkState, limit int) ([]*store.Link, error) {
+	var rows []linkRow
+	err := s.db.WithContext(ctx).
+		Where("connection_id = ? AND entity = ? AND state = ?", connectionID, string(entity), string(state)).
+		Order("updated_at DESC, handy_id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, adapt(err, fmt.Sprintf("%s links", entity))
+	}
+	out := make([]*store.Link, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toStore()
+	}
+	return out, nil
+}
+
 // PutLink implements store.LinkStore.
 func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
 	now := s.timestamp()

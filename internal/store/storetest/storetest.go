@@ -351,6 +351,21 @@ func testLinks(t *testing.T, s store.Store) {
 
 	orphan := &store.Link{ConnectionID: newID(t), Entity: store.EntitySale, HandyID: "1", State: store.LinkPending}
 	requireKind(t, s.PutLink(ctx, orphan), errs.KindNotFound)
+
+	// The most recently sent ones first, of one entity and state only.
+	for _, id := range []string{"43", "44", "45"} {
+		time.Sleep(2 * time.Millisecond)
+		require.NoError(t, s.PutLink(ctx, &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: id, BindID: "g" + id, State: store.LinkConfirmed}))
+	}
+	require.NoError(t, s.PutLink(ctx, &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "46", State: store.LinkPending}))
+	require.NoError(t, s.PutLink(ctx, &store.Link{ConnectionID: c.ID, Entity: store.EntityCustomer, HandyID: "47", BindID: "c", State: store.LinkConfirmed}))
+	recent, err := s.RecentLinks(ctx, c.ID, store.EntitySale, store.LinkConfirmed, 3)
+	require.NoError(t, err)
+	var ids []string
+	for _, l := range recent {
+		ids = append(ids, l.HandyID)
+	}
+	require.Equal(t, []string{"45", "44", "43"}, ids)
 }
 
 func testTx(t *testing.T, s store.Store) {
