@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/mapping"
 )
 
@@ -21,7 +26,7 @@ func newMappingCommand(stdout io.Writer) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "mapping",
-		Short: "Check, test and try mapping files without a server",
+		Short: "Check, test and try mapping files; publish them and compare versions through the API",
 	}
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON for tools instead of text")
 
@@ -192,6 +197,155 @@ func newMappingCommand(stdout io.Writer) *cobra.Command {
 	preview.Flags().StringVar(&input, "input", "", "JSON file with the input record (the target's environment)")
 	_ = preview.MarkFlagRequired("input")
 
-	cmd.AddCommand(validate, test, preview)
+	cmd.AddCommand(validate, test, preview, newMappingPushCommand(stdout, &asJSON), newMappingDiffCommand(stdout, &asJSON))
 	return cmd
+}
+
+// newMappingPushCommand publishes a file through a running service's API.
+func newMappingPushCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
+	var api apiFlags
+	var family string
+	push := &cobra.Command{
+		Use:   "push FILE --mapping handy-bind",
+		Short: "Publish a mapping file as the next version, through the API (key in " + EnvPrefix + "API_KEY)",
+		Long: "Publish a mapping file as the next version of a mapping through a running service. The service\n" +
+			"compiles it and runs its tests first; when either fails nothing is stored and the problems are\n" +
+			"printed at their lines. The version line may be left out: the service gives the next number.\n" +
+			"A partner's or integrator's key publishes for its tenant; a platform key publishes a global version.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			conn, err := api.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			m, err := pb.NewMappingServiceClient(conn).CreateMappingVersion(cmd.Context(), &pb.CreateMappingVersionRequest{Mapping: family, Source: string(src)})
+			if err != nil {
+				st := status.Convert(err)
+				var lines []string
+				for _, d := range st.Details() {
+					if br, ok := d.(*errdetails.BadRequest); ok {
+						for _, v := range br.GetFieldViolations() {
+							// "line 12, column 5: …" becomes FILE:12:5: …, as compilers print it.
+							lines = append(lines, problemLine(args[0], v.GetDescription()))
+						}
+					}
+				}
+				if len(lines) == 0 || st.Code() != codes.InvalidArgument {
+					return apiError(err)
+				}
+				if *asJSON {
+					b, _ := json.MarshalIndent(map[string]any{"published": false, "problems": lines}, "", "  ")
+					fmt.Fprintln(stdout, string(b))
+				} else {
+					fmt.Fprintln(stdout, strings.Join(lines, "\n"))
+					fmt.Fprintf(stdout, "%s was not published\n", args[0])
+				}
+				return errReported
+			}
+			if *asJSON {
+				m.Source = "" // the file the caller just sent
+				return printProto(stdout, m)
+			}
+			scope := "tenant " + m.GetTenant()
+			if m.GetTenant() == "" {
+				scope = "global"
+			}
+			fmt.Fprintf(stdout, "published %s %s (%s), checksum %s\n", m.GetName(), m.GetVersion(), scope, m.GetChecksum()[:12])
+			return nil
+		},
+	}
+	api.register(push)
+	push.Flags().StringVar(&family, "mapping", "handy-bind", "the mapping the file is a version of")
+	return push
+}
+
+var problemPosition = regexp.MustCompile(`^line (\d+)(?:, column (\d+))?(?: \(([^)]*)\))?: `)
+
+// problemLine writes a problem the service found in a pushed file as FILE:LINE[:COL]: message.
+func problemLine(path, desc string) string {
+	m := problemPosition.FindStringSubmatch(desc)
+	if m == nil {
+		return path + ": " + desc
+	}
+	where := path + ":" + m[1]
+	if m[2] != "" {
+		where += ":" + m[2]
+	}
+	if m[3] != "" {
+		where += ": [" + m[3] + "]"
+	}
+	return where + ": " + desc[len(m[0]):]
+}
+
+// newMappingDiffCommand prints a dry run of a candidate version on a connection's recent sales.
+func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
+	var api apiFlags
+	var connectionID, version string
+	var sample int32
+	diff := &cobra.Command{
+		Use:   "diff --connection ID --version vN",
+		Short: "Show what a mapping version would change in a connection's most recent sales, before switching to it",
+		Long: "Map a connection's most recent sales already in Bind (read again from Handy) with its pinned\n" +
+			"version and with --version, and print each field that would differ with the rule behind the new\n" +
+			"value, and the sales the new version would refuse. Nothing is written anywhere.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := api.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			res, err := pb.NewConnectionServiceClient(conn).CompareMapping(cmd.Context(), &pb.CompareMappingRequest{Id: connectionID, Version: version, SampleSize: sample})
+			if err != nil {
+				return apiError(err)
+			}
+			if *asJSON {
+				return printProto(stdout, res)
+			}
+			fmt.Fprintf(stdout, "%s → %s on %d sale(s); %d unchanged\n", res.GetPinnedVersion(), res.GetCandidateVersion(), len(res.GetSales()), res.GetUnchangedCount())
+			for _, sc := range res.GetSales() {
+				fmt.Fprintf(stdout, "\nsale %s (Bind order %s)\n", sc.GetHandySaleId(), sc.GetBindOrderId())
+				switch {
+				case sc.GetError() != "":
+					fmt.Fprintf(stdout, "  not compared: %s\n", sc.GetError())
+					continue
+				case sc.GetCandidateRefusal() != "":
+					fmt.Fprintf(stdout, "  %s would refuse it: %s\n", res.GetCandidateVersion(), sc.GetCandidateRefusal())
+				}
+				if sc.GetPinnedRefusal() != "" {
+					fmt.Fprintf(stdout, "  %s would refuse it today: %s\n", res.GetPinnedVersion(), sc.GetPinnedRefusal())
+				}
+				if len(sc.GetChanges()) == 0 && sc.GetCandidateRefusal() == "" {
+					fmt.Fprintln(stdout, "  unchanged")
+				}
+				for _, ch := range sc.GetChanges() {
+					old, nw := ch.GetOldValueJson(), ch.GetNewValueJson()
+					if old == "" {
+						old = "(none)"
+					}
+					if nw == "" {
+						nw = "(none)"
+					}
+					fmt.Fprintf(stdout, "  %s: %s → %s", ch.GetPath(), old, nw)
+					if ch.GetRule() != "" {
+						fmt.Fprintf(stdout, "   ← %s (line %d)", strings.Join(strings.Fields(ch.GetRule()), " "), ch.GetLine())
+					}
+					fmt.Fprintln(stdout)
+				}
+			}
+			return nil
+		},
+	}
+	api.register(diff)
+	diff.Flags().StringVar(&connectionID, "connection", "", "the connection's id")
+	diff.Flags().StringVar(&version, "version", "", "the candidate version, such as v3")
+	diff.Flags().Int32Var(&sample, "sample", 10, "how many of the most recent sales to compare (at most 50)")
+	_ = diff.MarkFlagRequired("connection")
+	_ = diff.MarkFlagRequired("version")
+	return diff
 }
