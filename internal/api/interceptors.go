@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/uuid"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -165,13 +166,16 @@ func validationInterceptor(v protovalidate.Validator) grpc.UnaryServerIntercepto
 			return nil, toStatus(ctx, Logger(ctx, slog.Default()), errs.Invalid(bad...))
 		}
 		if err := v.Validate(msg); err != nil {
-			return nil, validationStatus(err)
+			return nil, validationStatus(msg.ProtoReflect().Descriptor(), err)
 		}
 		return handler(ctx, req)
 	}
 }
 
-func validationStatus(err error) error {
+// validationStatus turns protovalidate's violations of a request of type md into INVALID_ARGUMENT
+// with a BadRequest detail: one field violation per broken rule, each with the field's path and a
+// sentence, and a status message that repeats them as "path: sentence".
+func validationStatus(md protoreflect.MessageDescriptor, err error) error {
 	var verr *protovalidate.ValidationError
 	if !errors.As(err, &verr) {
 		return status.Errorf(codes.Internal, "validating request: %v", err)
@@ -186,9 +190,14 @@ func validationStatus(err error) error {
 				field = v.Proto.GetRuleId()[:i]
 			}
 		}
-		desc := plainMessage(v)
+		desc := plainMessage(md, v)
+		// A message-level rule's own message often starts with the path; the detail carries
+		// the path already, so the sentence reads like the field-level ones ("is required").
+		if rest, ok := strings.CutPrefix(desc, field+" "); ok && field != "" {
+			desc = rest
+		}
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
-		if field != "" && !strings.HasPrefix(desc, field) {
+		if field != "" {
 			desc = field + ": " + desc
 		}
 		parts = append(parts, desc)
@@ -212,12 +221,23 @@ func errorInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 
 // plainMessage says what a broken rule asks for in words a caller understands, naming the
 // allowed values where there is a list; rules without a better sentence keep protovalidate's.
-func plainMessage(v *protovalidate.Violation) string {
+// md is the request's type, through which a oneof named by the violation is found.
+func plainMessage(md protoreflect.MessageDescriptor, v *protovalidate.Violation) string {
 	fd := v.FieldDescriptor
 	switch v.Proto.GetRuleId() {
 	case "required":
 		if fd != nil && fd.Enum() != nil {
 			return "is required: " + enumChoices(fd.Enum())
+		}
+		if fd == nil {
+			// A required oneof: the caller sets one of its fields, never the oneof's own name.
+			if od := oneofAt(md, v.Proto.GetField()); od != nil {
+				names := make([]string, od.Fields().Len())
+				for i := range od.Fields().Len() {
+					names[i] = string(od.Fields().Get(i).Name())
+				}
+				return "is required: one of " + orList(names)
+			}
 		}
 		return "is required"
 	case "enum.not_in", "enum.defined_only":
@@ -238,6 +258,12 @@ func plainMessage(v *protovalidate.Violation) string {
 		}
 	case "string.uuid":
 		return "must be a UUID, such as 01900000-0000-7000-8000-000000000001"
+	case "string.uuid_empty":
+		return "is required: a UUID, such as 01900000-0000-7000-8000-000000000001"
+	case "string.min_len":
+		if v.RuleValue.IsValid() && v.RuleValue.Uint() == 1 {
+			return "must not be empty"
+		}
 	case "string.pattern":
 		if fd != nil {
 			if hint, ok := patternHints[string(fd.Name())]; ok {
@@ -247,6 +273,23 @@ func plainMessage(v *protovalidate.Violation) string {
 		return "is not in the expected form"
 	}
 	return v.Proto.GetMessage()
+}
+
+// oneofAt finds the oneof that a violation's path ends in, walking from the request type md
+// through the message fields the path names; nil when the path ends in a field.
+func oneofAt(md protoreflect.MessageDescriptor, path *validate.FieldPath) protoreflect.OneofDescriptor {
+	elems := path.GetElements()
+	if md == nil || len(elems) == 0 {
+		return nil
+	}
+	for _, e := range elems[:len(elems)-1] {
+		fd := md.Fields().ByNumber(protoreflect.FieldNumber(e.GetFieldNumber()))
+		if fd == nil || fd.Message() == nil {
+			return nil
+		}
+		md = fd.Message()
+	}
+	return md.Oneofs().ByName(protoreflect.Name(elems[len(elems)-1].GetFieldName()))
 }
 
 // patternHints say in words what the fields with a pattern rule look like.
