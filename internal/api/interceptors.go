@@ -292,11 +292,15 @@ func oneofAt(md protoreflect.MessageDescriptor, path *validate.FieldPath) protor
 	return md.Oneofs().ByName(protoreflect.Name(elems[len(elems)-1].GetFieldName()))
 }
 
+const mappingNameHint = "must be a mapping name such as handy-bind: lower-case letters, digits and '-', starting with a letter, at most 63 characters"
+
 // patternHints say in words what the fields with a pattern rule look like.
 var patternHints = map[string]string{
 	"mapping_version": "must be a version such as v1 or v2",
 	"version":         "must be a version such as v1 or v2",
 	"tenant":          "must be a tenant name: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters",
+	"name":            mappingNameHint,
+	"mapping":         mappingNameHint,
 }
 
 // enumChoices lists an enum's values as a caller writes them, without the type prefix and the

@@ -40,6 +40,7 @@ const (
 	pageOf500   = "must be greater than or equal to 0 and less than or equal to 500"
 	pageOf1000  = "must be greater than or equal to 0 and less than or equal to 1000"
 	notEmpty    = "must not be empty"
+	mustBeName  = "must be a mapping name such as handy-bind: lower-case letters, digits and '-', starting with a letter, at most 63 characters"
 	mapRefOneOf = "is required: one of version or source"
 )
 
@@ -146,9 +147,29 @@ func messageCases() []messageCase {
 		{req: &pb.ListRunItemsRequest{RunId: someID, Entity: 9}, field: "entity", rule: "enum.defined_only", want: "must be product, customer or sale"},
 
 		// MappingService.
-		{req: &pb.GetMappingRequest{Version: "v1"}, field: "name", rule: "string.min_len", want: notEmpty},
-		{req: &pb.GetMappingRequest{Name: chars(101), Version: "v1"}, field: "name", rule: "string.max_len", want: "must be at most 100 characters",
-			rest: &restCall{http.MethodGet, "/v1/mappings/" + chars(101) + "/versions/v1", ""}},
+		{req: &pb.GetMappingRequest{Version: "v1"}, field: "name", rule: "string.pattern", want: mustBeName, note: "empty"},
+		{req: &pb.GetMappingRequest{Name: "Handy_Bind", Version: "v1"}, field: "name", rule: "string.pattern", want: mustBeName,
+			rest: &restCall{http.MethodGet, "/v1/mappings/Handy_Bind/versions/v1", ""}},
+		{req: &pb.GetMappingRequest{Name: "handy-bind", Version: "v1", Tenant: "Acme Corp"}, field: "tenant", rule: "string.pattern", want: mustBeTen},
+		{req: &pb.CreateMappingVersionRequest{Mapping: "handy bind", Source: "x"}, field: "mapping", rule: "string.pattern", want: mustBeName,
+			rest: &restCall{http.MethodPost, "/v1/mappings/handy%20bind/versions", `{"source":"x"}`}},
+		{req: &pb.CreateMappingVersionRequest{Mapping: "handy-bind"}, field: "source", rule: "string.min_len", want: notEmpty,
+			rest: &restCall{http.MethodPost, "/v1/mappings/handy-bind/versions", `{}`}},
+		{req: &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: chars(256<<10 + 1)}, field: "source", rule: "string.max_bytes", want: "must be at most 262144 bytes"},
+		{req: &pb.DeprecateMappingVersionRequest{Name: "Handy", Version: "v3"}, field: "name", rule: "string.pattern", want: mustBeName},
+		{req: &pb.DeprecateMappingVersionRequest{Name: "handy-bind", Version: "3"}, field: "version", rule: "string.pattern", want: mustBeVer,
+			rest: &restCall{http.MethodPost, "/v1/mappings/handy-bind/versions/3:deprecate", `{}`}},
+		{req: &pb.DeprecateMappingVersionRequest{Name: "handy-bind", Version: "v3", Tenant: "-x"}, field: "tenant", rule: "string.pattern", want: mustBeTen},
+		{req: &pb.DeleteMappingVersionRequest{Name: "Handy", Version: "v3"}, field: "name", rule: "string.pattern", want: mustBeName},
+		{req: &pb.DeleteMappingVersionRequest{Name: "handy-bind", Version: "v0"}, field: "version", rule: "string.pattern", want: mustBeVer,
+			rest: &restCall{http.MethodDelete, "/v1/mappings/handy-bind/versions/v0", ""}},
+		{req: &pb.DeleteMappingVersionRequest{Name: "handy-bind", Version: "v3", Tenant: "Acme"}, field: "tenant", rule: "string.pattern", want: mustBeTen},
+		{req: &pb.CompareMappingRequest{Id: "42", Version: "v3"}, field: "id", rule: "string.uuid", want: mustBeUUID,
+			rest: &restCall{http.MethodPost, "/v1/connections/42:compareMapping", `{"version":"v3"}`}},
+		{req: &pb.CompareMappingRequest{Id: someID, Version: "3"}, field: "version", rule: "string.pattern", want: mustBeVer},
+		{req: &pb.CompareMappingRequest{Id: someID, Version: "v3", SampleSize: -1}, field: "sample_size", rule: "int32.gte", want: "must be greater than or equal to 0 and less than or equal to 50"},
+		{req: &pb.CompareMappingRequest{Id: someID, Version: "v3", SampleSize: 51}, field: "sample_size", rule: "int32.lte", want: "must be greater than or equal to 0 and less than or equal to 50",
+			rest: &restCall{http.MethodPost, "/v1/connections/" + someID + ":compareMapping", `{"version":"v3","sampleSize":51}`}},
 		{req: &pb.GetMappingRequest{Name: "handy-bind", Version: "1"}, field: "version", rule: "string.pattern", want: mustBeVer,
 			rest: &restCall{http.MethodGet, "/v1/mappings/handy-bind/versions/1", ""}},
 		{req: &pb.ValidateMappingRequest{}, field: "source", rule: "string.min_len", want: notEmpty, rest: &restCall{http.MethodPost, "/v1/mappings:validate", `{}`}},
