@@ -24,6 +24,7 @@ import (
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
 	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/store/sqlstore"
 )
 
 // Tenant is the demo company's tenant.
@@ -43,6 +44,7 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 		cfg.DatabaseURL = "sqlite:" + path
 	}
 	cfg.Migrate = true
+	fmt.Fprintf(out, "handybind demo: seeding a simulated Handy account and Bind company; the database is %s\n", sqlstore.Redact(cfg.DatabaseURL))
 
 	r := rand.New(rand.NewPCG(2026, 11))
 	hs, bs := handysim.New(nil), bindsim.New()
@@ -64,6 +66,7 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 		sims = cfg.AllowHosts + "," + sims
 	}
 	cfg.AllowHosts = sims
+	fmt.Fprintln(out, "Migrating the database and starting the service…")
 	srv, err := app.NewServer(ctx, cfg, log)
 	if err != nil {
 		return err
