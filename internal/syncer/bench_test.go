@@ -12,13 +12,19 @@ import (
 )
 
 // BenchmarkSalesSync10k sends 10,000 new sales of known customers and products to Bind in one
-// sales run, against zero-latency simulators over loopback HTTP, on the embedded SQLite default.
-// It reports sales per second and the API calls each sale cost; see docs/benchmarks.md.
+// sales run, against zero-latency simulators over loopback HTTP, on the embedded SQLite default
+// and on PostgreSQL. It reports sales per second, the API calls and the SQL statements each sale
+// cost; see docs/benchmarks.md.
 func BenchmarkSalesSync10k(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchSalesSync(b, func() string { return testdb.SQLite(b) }) })
+	b.Run("postgres", func(b *testing.B) { benchSalesSync(b, func() string { return testdb.Postgres(b) }) })
+}
+
+func benchSalesSync(b *testing.B, database func() string) {
 	const n = 10000
 	for b.Loop() {
 		b.StopTimer()
-		w := newWorld(b, testdb.SQLite(b))
+		w := newWorld(b, database())
 		w.activate()
 		w.run(store.SyncProducts)
 		// Catalogs and customers become known.
@@ -34,7 +40,7 @@ func BenchmarkSalesSync10k(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		bindBefore, handyBefore := len(w.bind.Requests()), len(w.handy.Requests())
+		bindBefore, handyBefore, sqlBefore := len(w.bind.Requests()), len(w.handy.Requests()), w.db.Statements()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
@@ -42,6 +48,7 @@ func BenchmarkSalesSync10k(b *testing.B) {
 		start := time.Now()
 		r := w.run(store.SyncSales)
 		elapsed := time.Since(start)
+		statements := w.db.Statements() - sqlBefore
 
 		b.StopTimer()
 		var after runtime.MemStats
@@ -59,6 +66,7 @@ func BenchmarkSalesSync10k(b *testing.B) {
 		b.ReportMetric(float64(len(w.bind.Requests())-bindBefore)/n, "bind_calls/sale")
 		b.ReportMetric(float64(len(w.handy.Requests())-handyBefore)/n, "handy_calls/sale")
 		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "alloc_B/sale")
+		b.ReportMetric(float64(statements)/n, "sql_statements/sale")
 		fmt.Printf("10,000 sales in %s\n", elapsed.Round(time.Millisecond))
 		w.requireTotalsMatch()
 		b.StartTimer()

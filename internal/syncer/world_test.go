@@ -35,6 +35,7 @@ type world struct {
 	handy     *handysim.Sim
 	bind      *bindsim.Sim
 	store     store.Store
+	db        *sqlstore.DB
 	engine    *syncer.Engine
 	conns     *connection.Service
 	conn      *store.Connection
@@ -112,7 +113,7 @@ func newWorld(t testing.TB, dbURL string, opts ...bindsim.Option) *world {
 	t.Cleanup(db.Close)
 	_, err = db.Migrate(ctx, nil)
 	require.NoError(t, err)
-	w.store = sqlstore.New(db)
+	w.store, w.db = sqlstore.New(db), db
 	keys, err := secret.NewKeyring(secret.Key{ID: "k1", Bytes: bytes.Repeat([]byte{3}, secret.KeySize)})
 	require.NoError(t, err)
 	reg, err := mapping.NewRegistry("../../mappings", nil)

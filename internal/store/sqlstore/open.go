@@ -101,6 +101,7 @@ type DB struct {
 
 	gorm  *gorm.DB
 	close func()
+	count *counter
 }
 
 // Open connects to the database named by rawURL. It does not migrate.
@@ -146,7 +147,7 @@ func openPostgres(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) 
 		closeAll()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &DB{Dialect: Postgres, SQL: sqlDB, ListenPool: listen, gorm: g, close: closeAll}, nil
+	return newDB(Postgres, sqlDB, listen, g, closeAll)
 }
 
 func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
@@ -177,7 +178,16 @@ func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return &DB{Dialect: SQLite, SQL: sqlDB, gorm: g, close: func() { _ = sqlDB.Close() }}, nil
+	return newDB(SQLite, sqlDB, nil, g, func() { _ = sqlDB.Close() })
+}
+
+func newDB(d Dialect, sqlDB *sql.DB, listen *pgxpool.Pool, g *gorm.DB, closeAll func()) (*DB, error) {
+	db := &DB{Dialect: d, SQL: sqlDB, ListenPool: listen, gorm: g, close: closeAll, count: &counter{}}
+	if err := db.count.register(g); err != nil {
+		closeAll()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Close releases the database.

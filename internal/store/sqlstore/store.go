@@ -22,13 +22,14 @@ type Store struct {
 	dialect Dialect
 	inTx    bool
 	now     func() time.Time
+	count   *counter
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns a Store on db. The schema must be migrated.
 func New(db *DB) *Store {
-	return &Store{db: db.gorm, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }}
+	return &Store{db: db.gorm, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }, count: db.count}
 }
 
 // timestamp is now at the precision both databases keep (PostgreSQL stores microseconds), so a
@@ -40,8 +41,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	if s.count != nil {
+		s.count.n.Add(2) // BEGIN, and COMMIT or ROLLBACK
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, dialect: s.dialect, inTx: true, now: s.now})
+		return fn(&Store{db: tx, dialect: s.dialect, inTx: true, now: s.now, count: s.count})
 	})
 }
 
