@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -100,11 +101,27 @@ func scope(ctx context.Context) (string, *auth.Caller) {
 	return c.Scope(), c
 }
 
+// tenantParam checks a request's tenant: only a platform key names one; another key may only
+// repeat its own. It returns the scope to look in.
+func tenantParam(sc, tenant string) (string, error) {
+	switch {
+	case tenant == "" || tenant == sc:
+		return sc, nil
+	case sc != "":
+		return "", errs.PermissionDenied("only a platform key names a tenant; this key sees its own tenant's versions (%s) and the global ones", sc)
+	}
+	return tenant, nil
+}
+
 // ListMappings implements pb.MappingServiceServer.
-func (s *MappingServer) ListMappings(ctx context.Context, _ *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
+func (s *MappingServer) ListMappings(ctx context.Context, req *pb.ListMappingsRequest) (*pb.ListMappingsResponse, error) {
 	sc, _ := scope(ctx)
+	listScope, err := tenantParam(sc, req.GetTenant())
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListMappingsResponse{}
-	for _, v := range s.cat.List(sc) {
+	for _, v := range s.cat.List(listScope) {
 		using, err := s.cat.Using(ctx, sc, v)
 		if err != nil {
 			return nil, err
@@ -117,9 +134,12 @@ func (s *MappingServer) ListMappings(ctx context.Context, _ *pb.ListMappingsRequ
 // GetMapping implements pb.MappingServiceServer.
 func (s *MappingServer) GetMapping(ctx context.Context, req *pb.GetMappingRequest) (*pb.Mapping, error) {
 	sc, _ := scope(ctx)
+	if _, err := tenantParam(sc, req.GetTenant()); err != nil {
+		return nil, err
+	}
 	v, ok := s.cat.Find(sc, req.GetTenant(), req.GetName(), req.GetVersion())
 	if !ok {
-		return nil, errs.NotFound("mapping %s version %s not found; ListMappings shows the versions you can see", req.GetName(), req.GetVersion())
+		return nil, s.notFound(sc, req.GetTenant(), req.GetName(), req.GetVersion())
 	}
 	using, err := s.cat.Using(ctx, sc, v)
 	if err != nil {
@@ -148,13 +168,31 @@ func (s *MappingServer) CreateMappingVersion(ctx context.Context, req *pb.Create
 	if err != nil {
 		return nil, checkError(err)
 	}
-	return versionToProto(v, true, nil), nil
+	// The caller has the source it sent; the answer says what it became.
+	return versionToProto(v, false, nil), nil
+}
+
+// notFound says a version is not there; to a platform key that named no tenant, it says which
+// tenants have one of that number.
+func (s *MappingServer) notFound(sc, tenant, name, version string) error {
+	if sc == "" && tenant == "" {
+		if tenants := s.cat.TenantsWith(name, version); len(tenants) > 0 {
+			return errs.NotFound("there is no global version %s of %s; tenant(s) %s have their own: name one with tenant", version, name, strings.Join(tenants, ", "))
+		}
+	}
+	return errs.NotFound("mapping %s version %s not found; ListMappings shows the versions you can see", name, version)
 }
 
 // DeprecateMappingVersion implements pb.MappingServiceServer.
 func (s *MappingServer) DeprecateMappingVersion(ctx context.Context, req *pb.DeprecateMappingVersionRequest) (*pb.Mapping, error) {
 	sc, _ := scope(ctx)
+	if _, err := tenantParam(sc, req.GetTenant()); err != nil {
+		return nil, err
+	}
 	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), false)
+	if errs.KindOf(err) == errs.KindNotFound {
+		return nil, s.notFound(sc, req.GetTenant(), req.GetName(), req.GetVersion())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +206,13 @@ func (s *MappingServer) DeprecateMappingVersion(ctx context.Context, req *pb.Dep
 // DeleteMappingVersion implements pb.MappingServiceServer.
 func (s *MappingServer) DeleteMappingVersion(ctx context.Context, req *pb.DeleteMappingVersionRequest) (*pb.Mapping, error) {
 	sc, _ := scope(ctx)
+	if _, err := tenantParam(sc, req.GetTenant()); err != nil {
+		return nil, err
+	}
 	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), true)
+	if errs.KindOf(err) == errs.KindNotFound {
+		return nil, s.notFound(sc, req.GetTenant(), req.GetName(), req.GetVersion())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +226,7 @@ func (s *MappingServer) ValidateMapping(ctx context.Context, req *pb.ValidateMap
 		return nil, err
 	}
 	defer done()
-	m, err := mapping.Compile("", []byte(req.GetSource()))
+	m, err := mapping.CompileDraft("", []byte(req.GetSource()))
 	if err != nil {
 		var le *mapping.LoadError
 		if errors.As(err, &le) {
@@ -201,7 +245,7 @@ func (s *MappingServer) resolve(ctx context.Context, ref *pb.MappingRef) (*mappi
 		name = DefaultMappingName
 	}
 	if src := ref.GetSource(); src != "" {
-		m, err := mapping.Compile("", []byte(src))
+		m, err := mapping.CompileDraft("", []byte(src))
 		if err != nil {
 			var le *mapping.LoadError
 			if errors.As(err, &le) {

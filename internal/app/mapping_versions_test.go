@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -114,7 +115,18 @@ func TestMappingVersionsPublishedPinnedAndCompared(t *testing.T) {
 	require.Len(t, res.body["checksum"], 64)
 	require.Regexp(t, `^hbk_[a-z2-7]{12}$`, res.body["authorKeyId"])
 	require.NotEmpty(t, res.body["createTime"])
-	require.Contains(t, res.body["source"], `"Vendió: " + seller.name`)
+	got3, err := integrator.GetMapping(ctx, &pb.GetMappingRequest{Name: "handy-bind", Version: "v3"})
+	require.NoError(t, err)
+	require.Contains(t, got3.GetSource(), `"Vendió: " + seller.name`)
+
+	// The same source again is refused, naming the version it already is; a mapping that does
+	// not exist is not found.
+	_, err = integrator.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: candidateSource(t, true)})
+	require.Equal(t, codes.AlreadyExists, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "this source is already version v3 of handy-bind")
+	_, err = integrator.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "other-map", Source: candidateSource(t, true)})
+	require.Equal(t, codes.NotFound, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "there is no mapping named other-map; versions can be published of handy-bind")
 
 	// Its tenant sees it first; another tenant does not, and its own next number is v3 too.
 	list, err = integrator.ListMappings(ctx, &pb.ListMappingsRequest{})
@@ -128,12 +140,29 @@ func TestMappingVersionsPublishedPinnedAndCompared(t *testing.T) {
 	require.Len(t, otherList.GetMappings(), 2)
 	res = h.doAs(t, otherKey, http.MethodGet, "/v1/mappings/handy-bind/versions/v3", "")
 	require.Equal(t, http.StatusNotFound, res.status, res.raw)
+	// Only a platform key names a tenant.
+	res = h.doAs(t, otherKey, http.MethodGet, "/v1/mappings/handy-bind/versions/v3?tenant=acme", "")
+	require.Equal(t, http.StatusForbidden, res.status, res.raw)
+	require.Contains(t, res.raw, "only a platform key names a tenant")
+	res = h.doAs(t, otherKey, http.MethodGet, "/v1/mappings?tenant=acme", "")
+	require.Equal(t, http.StatusForbidden, res.status, res.raw)
 	globex3, err := other.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: candidateSource(t, true)})
 	require.NoError(t, err)
 	require.Equal(t, "v3", globex3.GetVersion())
-	globex4, err := other.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: candidateSource(t, true)})
+	globex4, err := other.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: candidateSource(t, true) + "# globex's second\n"})
 	require.NoError(t, err)
 	require.Equal(t, "v4", globex4.GetVersion())
+
+	// A platform key sees every tenant's versions, and names the tenant of the one it means.
+	res = h.doAs(t, h.platformKey, http.MethodGet, "/v1/mappings/handy-bind/versions/v3", "")
+	require.Equal(t, http.StatusNotFound, res.status, res.raw)
+	require.Contains(t, res.raw, "there is no global version v3 of handy-bind; tenant(s) acme, globex have their own")
+	res = h.doAs(t, h.platformKey, http.MethodGet, "/v1/mappings/handy-bind/versions/v3?tenant=globex", "")
+	require.Equal(t, http.StatusOK, res.status, res.raw)
+	require.Equal(t, "globex", res.body["tenant"])
+	res = h.doAs(t, h.platformKey, http.MethodGet, "/v1/mappings?tenant=globex", "")
+	require.Equal(t, http.StatusOK, res.status, res.raw)
+	require.Len(t, res.body["mappings"], 4, "globex's v4 and v3, and the built-in v2 and v1")
 
 	// The dry run: the last sales, read again from Handy, with the one field that changes and the
 	// rule behind it; nothing written anywhere.
@@ -151,8 +180,8 @@ func TestMappingVersionsPublishedPinnedAndCompared(t *testing.T) {
 		require.Len(t, sc.GetChanges(), 1, "%v", sc.GetChanges())
 		ch := sc.GetChanges()[0]
 		require.Equal(t, "order.Comments", ch.GetPath())
-		require.Equal(t, `"Vendedor: Beto \u003cbeto@example.com\u003e"`, ch.GetOldValueJson())
-		require.Equal(t, `"Vendió: Beto \u003cbeto@example.com\u003e"`, ch.GetNewValueJson())
+		require.Equal(t, `"Vendedor: Beto <beto@example.com>"`, ch.GetOldValueJson())
+		require.Equal(t, `"Vendió: Beto <beto@example.com>"`, ch.GetNewValueJson())
 		require.Contains(t, ch.GetRule(), `"Vendió: " + seller.name`)
 		require.Positive(t, ch.GetLine())
 	}
@@ -268,7 +297,7 @@ func TestHostileSourcesAreRefusedWhenPublished(t *testing.T) {
 		code         codes.Code
 		says         string
 	}{
-		{"over 256 KiB", v2 + "\n#" + strings.Repeat("x", 256<<10), codes.InvalidArgument, "source: must be at most 262144 bytes"},
+		{"over 256 KiB", v2 + "\n#" + strings.Repeat("x", 256<<10), codes.InvalidArgument, fmt.Sprintf("source: is %d bytes; a published mapping is at most 262144 bytes (256 KiB)", len(v2)+2+256<<10)},
 		{"YAML bomb", v2 + "  - {name: bomb, target: order, expect: {PurchaseOrder: \"1\"}, input: {sale: {id: 1}, seller: {name: x}, " +
 			"x0: &x0 [aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa, aaaaaaaaaa], " +
 			"x1: &x1 [*x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0], x2: &x2 [*x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1], " +
@@ -276,16 +305,12 @@ func TestHostileSourcesAreRefusedWhenPublished(t *testing.T) {
 			"x5: &x5 [*x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4], x6: [*x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5]}}\n",
 			codes.InvalidArgument, "once its aliases are expanded"},
 		{"text without bound", strings.Replace(v2, `"Vendió: " + seller.name`, strings.Repeat("string(split(", 16)+"seller.name"+strings.Repeat(`, ""))`, 16), 1), codes.InvalidArgument, "the limit is 65536"},
-		{"wrong family", v2, codes.InvalidArgument, "is published as a version of other-family"},
+		{"another name inside", strings.Replace(v2, "name: handy-bind", "name: other-family", 1), codes.InvalidArgument, `the source is named "other-family" but is published as a version of handy-bind`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			family := "handy-bind"
-			if tc.name == "wrong family" {
-				family = "other-family"
-			}
-			_, err := mappings.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: family, Source: tc.source})
+			_, err := mappings.CreateMappingVersion(ctx, &pb.CreateMappingVersionRequest{Mapping: "handy-bind", Source: tc.source})
 			require.Equal(t, tc.code, status.Code(err), "%v", err)
 			require.Contains(t, status.Convert(err).Message(), tc.says)
 			require.Less(t, time.Since(start), 5*time.Second)

@@ -9,6 +9,8 @@ package catalog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -301,6 +303,47 @@ func (c *Catalog) CheckPin(tenant, name, version string) error {
 	return nil
 }
 
+// families are the names of the mappings connections can run: those of the built-in files.
+func (c *Catalog) families() []string {
+	var out []string
+	for _, f := range c.files.Files() {
+		if f.Name != "" && !slices.Contains(out, f.Name) {
+			out = append(out, f.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tenantScope is the scope that sees a tenant's versions and the global ones; for a global
+// publish (tenant empty), the global ones only.
+func tenantScope(tenant string) string {
+	if tenant == "" {
+		return "-"
+	}
+	return tenant
+}
+
+func sum(src []byte) string {
+	h := sha256.Sum256(src)
+	return hex.EncodeToString(h[:])
+}
+
+// TenantsWith lists the tenants that have their own version of name, for a platform caller who
+// did not say which one it means.
+func (c *Catalog) TenantsWith(name, version string) []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []string
+	for _, v := range c.stored {
+		if v.Name == name && v.Version == version && v.Tenant != "" {
+			out = append(out, v.Tenant)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // floor is the highest number of name's files: a published version comes after them.
 func (c *Catalog) floor(name string) int {
 	highest := 0
@@ -331,6 +374,16 @@ func (e *PublishError) Error() string {
 func (c *Catalog) Publish(ctx context.Context, tenant, authorKeyID, name string, src []byte) (*Version, error) {
 	if len(src) > MaxSourceBytes {
 		return nil, errs.InvalidField("source", "is %d bytes; a published mapping is at most %d bytes (256 KiB)", len(src), MaxSourceBytes)
+	}
+	families := c.families()
+	if !slices.Contains(families, name) {
+		// Connections run the built-in families only: a version of another name would never run.
+		return nil, errs.NotFound("there is no mapping named %s; versions can be published of %s", name, strings.Join(families, ", "))
+	}
+	for _, v := range c.List(tenantScope(tenant)) {
+		if v.Name == name && v.Checksum == sum(src) {
+			return nil, errs.Conflict(nil, "this source is already version %s of %s (the same checksum); nothing was published", v.Version, name)
+		}
 	}
 	floor := c.floor(name)
 	for attempt := 0; ; attempt++ {

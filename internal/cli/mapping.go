@@ -35,7 +35,7 @@ func newMappingCommand(stdout io.Writer) *cobra.Command {
 		if err != nil {
 			return nil, nil, err
 		}
-		m, err := mapping.Compile(path, src)
+		m, err := mapping.CompileDraft(path, src)
 		var le *mapping.LoadError
 		if errors.As(err, &le) {
 			return nil, le.Problems, nil
@@ -324,12 +324,13 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 					fmt.Fprintln(stdout, "  unchanged")
 				}
 				for _, ch := range sc.GetChanges() {
+					// A version without a rule for a field leaves it at Bind's default.
 					old, nw := ch.GetOldValueJson(), ch.GetNewValueJson()
 					if old == "" {
-						old = "(none)"
+						old = "(no rule in " + res.GetPinnedVersion() + ")"
 					}
 					if nw == "" {
-						nw = "(none)"
+						nw = "(no rule in " + res.GetCandidateVersion() + ")"
 					}
 					fmt.Fprintf(stdout, "  %s: %s → %s", ch.GetPath(), old, nw)
 					if ch.GetRule() != "" {

@@ -97,8 +97,10 @@ func Run(ctx context.Context, cfg app.Config, log *slog.Logger, out io.Writer) e
 		"API key of the demo's tenant (partner role, tenant %q):\n  %s\n"+
 		"Open the console at http://%s/console/ and sign in with that key.\nTry:\n"+
 		"  curl -H 'Authorization: Bearer %s' http://%s/v1/connections/%s/runs\n"+
-		"  go tool -modfile=tools/go.mod grpcurl -plaintext -H 'authorization: Bearer %s' %s list\n",
-		srv.GRPCAddr(), srv.HTTPAddr(), srv.AdminAddr(), Tenant, apiKey, srv.HTTPAddr(), apiKey, srv.HTTPAddr(), d.connID, apiKey, srv.GRPCAddr())
+		"  HANDYBIND_API_KEY=%s handybind runs list --addr %s --connection %s\n"+
+		"  grpcurl -plaintext -H 'authorization: Bearer %s' %s list    (in the repository: go tool -modfile=tools/go.mod grpcurl …)\n",
+		srv.GRPCAddr(), srv.HTTPAddr(), srv.AdminAddr(), Tenant, apiKey, srv.HTTPAddr(), apiKey, srv.HTTPAddr(), d.connID,
+		apiKey, srv.GRPCAddr(), d.connID, apiKey, srv.GRPCAddr())
 	return <-served
 }
 

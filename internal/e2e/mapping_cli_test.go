@@ -57,7 +57,7 @@ func TestMappingPushAndDiff(t *testing.T) {
 	out, err = cli("mapping", "diff", "--connection", connID, "--version", "v3")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "v2 → v3 on 2 sale(s); 0 unchanged")
-	require.Contains(t, out, `order.Comments: "Vendedor: Beto \u003cbeto@example.com\u003e" → "Vendió: Beto \u003cbeto@example.com\u003e"   ← "Vendió: " + seller.name`)
+	require.Contains(t, out, `order.Comments: "Vendedor: Beto <beto@example.com>" → "Vendió: Beto <beto@example.com>"   ← "Vendió: " + seller.name`)
 	out, err = cli("mapping", "diff", "--connection", connID, "--version", "v3", "--json")
 	require.NoError(t, err, out)
 	require.Contains(t, out, `"candidateVersion": "v3"`)

@@ -78,6 +78,13 @@ func CompileAs(src []byte, name, version string) (*Mapping, error) {
 	return compile("", src, &identity{name: name, version: version})
 }
 
+// CompileDraft compiles a source as Compile does, except that its version line may be left out,
+// as in a source about to be published (it is then version Draft), and that the file's name need
+// not be its version: the file-name rule is the mappings folder's, not a published source's.
+func CompileDraft(path string, src []byte) (*Mapping, error) {
+	return compile(path, src, &identity{draft: true})
+}
+
 func compile(path string, src []byte, want *identity) (m *Mapping, err error) {
 	defer func() {
 		// The compiler of the rule language is third-party code: a panic on a strange input is a
@@ -96,7 +103,7 @@ func compile(path string, src []byte, want *identity) (m *Mapping, err error) {
 		Checksum: hex.EncodeToString(sum[:]), Source: src, Path: path,
 		rules: map[string][]*Rule{}, tests: p.tests, targets: map[string]*Target{},
 	}
-	if base := baseName(path); base != "" && p.version != "" && base != p.version {
+	if base := baseName(path); want == nil && base != "" && p.version != "" && base != p.version {
 		probs = append(probs, Problem{Line: 1, Message: fmt.Sprintf("the file %s holds version %s; name it %s.yaml", path, p.version, p.version)})
 	}
 	for _, raw := range p.rules {

@@ -70,8 +70,15 @@ var (
 )
 
 // identity is what a source published through the API must be: its name, and the version it
-// gets, which its version line may leave out.
-type identity struct{ name, version string }
+// gets, which its version line may leave out. A draft (a source checked before it is published)
+// may have any name and leave its version line out.
+type identity struct {
+	name, version string
+	draft         bool
+}
+
+// Draft is the version of a source checked without a version line: publishing gives the number.
+const Draft = "draft"
 
 // parse reads a mapping file's structure, reporting every problem it finds. want, when not nil,
 // is the identity the source must have.
@@ -129,7 +136,11 @@ func parse(src []byte, want *identity) (*parsed, []Problem) {
 	if !namePattern.MatchString(p.name) {
 		add(nodeOr(root, "name"), "", "name %q must be lowercase letters, digits and dashes, such as handy-bind", short(p.name))
 	}
-	if want != nil {
+	if want != nil && want.draft {
+		if !seen["version"] {
+			p.version = Draft
+		}
+	} else if want != nil {
 		if !seen["name"] {
 			p.name = want.name
 		}
@@ -144,7 +155,7 @@ func parse(src []byte, want *identity) (*parsed, []Problem) {
 			p.version = want.version
 		}
 	}
-	if !versionPattern.MatchString(p.version) {
+	if !versionPattern.MatchString(p.version) && !(want != nil && want.draft && p.version == Draft) {
 		add(nodeOr(root, "version"), "", "version %q must look like v1, v2, …", short(p.version))
 	}
 	if !seen["rules"] {

@@ -394,6 +394,14 @@ func TestCompileAsGivesTheVersion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v7", m.Version)
 
+	// Checked before publishing (validate, test, preview), the same source is a draft, whatever
+	// its file is called; a file of the mappings folder still needs both.
+	m, err = mapping.CompileDraft("comments.yaml", without)
+	require.NoError(t, err)
+	require.Equal(t, mapping.Draft, m.Version)
+	_, err = mapping.Compile("comments.yaml", without)
+	require.Error(t, err)
+
 	_, err = mapping.CompileAs(without, "other-mapping", "v1")
 	require.ErrorAs(t, err, &le)
 	require.Contains(t, le.Problems[0].Message, `the source is named "handy-bind" but is published as a version of other-mapping`)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/handybind/handybind/internal/errs"
 	"github.com/handybind/handybind/internal/handy"
@@ -128,10 +129,14 @@ func diffFields(old, cand []mapping.Explained) []FieldChange {
 	return changes
 }
 
+// jsonText writes a value as JSON for people: "<beto@example.com>" stays as it is (this is not
+// HTML).
 func jsonText(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprintf("%q", fmt.Sprint(v))
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }

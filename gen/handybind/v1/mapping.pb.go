@@ -342,7 +342,10 @@ func (*MappingRef_Version) isMappingRef_Ref() {}
 func (*MappingRef_Source) isMappingRef_Ref() {}
 
 type ListMappingsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// With a platform key: list the global versions and this tenant's only (empty: every tenant's).
+	// Other keys always see their own tenant's and the global ones, and may only name their own.
+	Tenant        string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -375,6 +378,13 @@ func (x *ListMappingsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListMappingsRequest.ProtoReflect.Descriptor instead.
 func (*ListMappingsRequest) Descriptor() ([]byte, []int) {
 	return file_handybind_v1_mapping_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListMappingsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 type ListMappingsResponse struct {
@@ -486,8 +496,9 @@ type CreateMappingVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The mapping family, such as handy-bind; the source's name must be the same.
 	Mapping string `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
-	// The whole mapping file, YAML, at most 256 KiB. Its version line may be left out; if given,
-	// it must be the number the version gets (ListMappings shows the newest).
+	// The whole mapping file, YAML, at most 256 KiB (larger sources are refused with their size).
+	// Its version line may be left out; if given, it must be the number the version gets
+	// (ListMappings shows the newest).
 	Source        string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1149,8 +1160,9 @@ const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$H\x00R\aversion\x12%\n" +
 	"\x06source\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@H\x00R\x06source\x12\x1b\n" +
 	"\x04name\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04nameB\f\n" +
-	"\x03ref\x12\x05\xbaH\x02\b\x01\"\x15\n" +
-	"\x13ListMappingsRequest\"I\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"T\n" +
+	"\x13ListMappingsRequest\x12=\n" +
+	"\x06tenant\x18\x01 \x01(\tB%\xbaH\"r 2\x1e^([a-z0-9][a-z0-9._-]{0,62})?$R\x06tenant\"I\n" +
 	"\x14ListMappingsResponse\x121\n" +
 	"\bmappings\x18\x01 \x03(\v2\x15.handybind.v1.MappingR\bmappings\"\xba\x01\n" +
 	"\x11GetMappingRequest\x121\n" +
@@ -1159,7 +1171,7 @@ const file_handybind_v1_mapping_proto_rawDesc = "" +
 	"\x06tenant\x18\x03 \x01(\tB%\xbaH\"r 2\x1e^([a-z0-9][a-z0-9._-]{0,62})?$R\x06tenant\"{\n" +
 	"\x1bCreateMappingVersionRequest\x127\n" +
 	"\amapping\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\amapping\x12#\n" +
-	"\x06source\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01(\x80\x80\x10R\x06source\"\xc7\x01\n" +
+	"\x06source\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01(\x80\x80@R\x06source\"\xc7\x01\n" +
 	"\x1eDeprecateMappingVersionRequest\x121\n" +
 	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{0,62}$R\x04name\x123\n" +
 	"\aversion\x18\x02 \x01(\tB\x19\xbaH\x16r\x142\x12^v[1-9][0-9]{0,5}$R\aversion\x12=\n" +
