@@ -24,7 +24,7 @@ func newMappingServer(t *testing.T) *MappingServer {
 	t.Helper()
 	reg, err := mapping.NewRegistry(t.TempDir(), nil)
 	require.NoError(t, err)
-	return NewMappingServer(catalog.New(reg, nil, nil))
+	return NewMappingServer(catalog.New(nil, nil, reg))
 }
 
 // hostileSources are mapping files whose checks would each hold hundreds of megabytes, or build

@@ -252,12 +252,13 @@ func NewLogger(c Config, w interface{ Write([]byte) (int, error) }) (*slog.Logge
 // (the binary runs outside the repository), the mappings built into the binary are written to
 // the data folder and read from there: the same files, every start, so they match the binary.
 // A --mappings-dir that was given and does not exist stays an error.
-func (c Config) mappingsDir(log *slog.Logger) (string, error) {
-	if _, err := os.Stat(c.MappingsDir); err == nil || c.MappingsDir != Defaults().MappingsDir {
-		return c.MappingsDir, nil
+func (c Config) mappingsDirs(log *slog.Logger) (builtIn, operator string, err error) {
+	builtIn = filepath.Join(c.DataDir, "builtin-mappings")
+	// Rewritten at every start, so the folder always holds this build's versions.
+	if err := os.RemoveAll(builtIn); err != nil {
+		return "", "", fmt.Errorf("clearing %s: %w", builtIn, err)
 	}
-	dir := filepath.Join(c.DataDir, "builtin-mappings")
-	err := fs.WalkDir(mappings.Files, ".", func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(mappings.Files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -265,14 +266,17 @@ func (c Config) mappingsDir(log *slog.Logger) (string, error) {
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(builtIn, filepath.Dir(p)), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+		return os.WriteFile(filepath.Join(builtIn, p), b, 0o644)
 	})
 	if err != nil {
-		return "", fmt.Errorf("writing the built-in mappings to %s: %w", dir, err)
+		return "", "", fmt.Errorf("writing the built-in mappings to %s: %w", builtIn, err)
 	}
-	log.Info("no mappings folder here: using the mappings built into the binary", "folder", dir)
-	return dir, nil
+	if _, err := os.Stat(c.MappingsDir); err == nil || c.MappingsDir != Defaults().MappingsDir {
+		return builtIn, c.MappingsDir, nil
+	}
+	log.Info("no mappings folder here: serving the mappings built into the binary", "folder", builtIn)
+	return builtIn, "", nil
 }

@@ -168,9 +168,11 @@ func TestMappingFileEditedWhileServing(t *testing.T) {
 	require.Eventually(t, func() bool {
 		list, err := mappings.ListMappings(ctx, &pb.ListMappingsRequest{})
 		require.NoError(t, err)
-		for _, p := range list.GetMappings()[0].GetProblems() {
-			if strings.Contains(p.GetMessage(), "did you mean product.description?") {
-				return true
+		for _, m := range list.GetMappings() {
+			for _, p := range m.GetProblems() {
+				if m.GetVersion() == "v1" && strings.Contains(p.GetMessage(), "did you mean product.description?") {
+					return true
+				}
 			}
 		}
 		return false
@@ -194,6 +196,27 @@ func TestBuiltInMappingsOutsideTheRepository(t *testing.T) {
 	}
 	require.Contains(t, versions, "v1")
 	require.Contains(t, versions, "v2")
+
+	// --mappings-dir adds versions to the built-in ones.
+	cfg = testConfig(t, testdb.SQLite(t))
+	cfg.MappingsDir = t.TempDir()
+	src, err := os.ReadFile("../../mappings/handy-bind/v2.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(cfg.MappingsDir, "handy-bind"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.MappingsDir, "handy-bind", "v3.yaml"),
+		[]byte(strings.Replace(string(src), "version: v2", "version: v3", 1)), 0o644))
+	h = startServer(t, cfg)
+	list, err = pb.NewMappingServiceClient(h.conn).ListMappings(context.Background(), &pb.ListMappingsRequest{})
+	require.NoError(t, err)
+	versions = versions[:0]
+	for _, m := range list.GetMappings() {
+		require.True(t, m.GetActive(), m.GetVersion())
+		versions = append(versions, m.GetVersion())
+	}
+	require.Equal(t, []string{"v3", "v2", "v1"}, versions)
+	c, err := h.connections.CreateConnection(context.Background(), &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x"}})
+	require.NoError(t, err)
+	require.Equal(t, "v3", c.GetMappingVersion(), "the operator's newest version is the newest global one")
 
 	// A folder named on purpose that is not there is still an error, not a silent fallback.
 	cfg = testConfig(t, testdb.SQLite(t))

@@ -68,6 +68,7 @@ type Server struct {
 	egress *egress.Policy
 
 	mappings         *catalog.Catalog
+	watched          *mapping.Registry // the operator's mappings folder, if any
 	queue            *jobs.Queue
 	engine           *syncer.Engine
 	authn            *auth.Authenticator
@@ -135,15 +136,26 @@ func (s *Server) build(ctx context.Context) error {
 	outbound := s.egress.HTTPClient(8)
 	// Each Handy and Bind call is a span of the sync that made it.
 	outbound.Transport = otelhttp.NewTransport(outbound.Transport, otelhttp.WithTracerProvider(s.tp), otelhttp.WithPropagators(tracing.Propagator))
-	dir, err := s.cfg.mappingsDir(s.log)
+	builtInDir, operatorDir, err := s.cfg.mappingsDirs(s.log)
 	if err != nil {
 		return err
 	}
-	files, err := mapping.NewRegistry(dir, s.log)
+	builtIn, err := mapping.NewRegistry(builtInDir, s.log)
 	if err != nil {
-		return fmt.Errorf("%w; set --mappings-dir to the folder that holds handy-bind/v1.yaml", err)
+		return err
 	}
-	s.mappings = catalog.New(files, st, s.log)
+	// The operator's folder adds versions, and its files take precedence over built-in ones of
+	// the same number (an operator may patch one in place); only it is watched.
+	regs := []*mapping.Registry{builtIn}
+	if operatorDir != "" {
+		files, err := mapping.NewRegistry(operatorDir, s.log)
+		if err != nil {
+			return fmt.Errorf("%w; set --mappings-dir to a folder of <name>/<version>.yaml files", err)
+		}
+		s.watched = files
+		regs = []*mapping.Registry{files, builtIn}
+	}
+	s.mappings = catalog.New(st, s.log, regs...)
 	if err := s.mappings.Refresh(ctx); err != nil {
 		return fmt.Errorf("reading published mapping versions: %w", err)
 	}
@@ -503,10 +515,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopWatch()
 	// The mapping watch is set up before health can say SERVING, so no edit made after that is missed.
 	go s.mappings.Run(watchCtx, s.cfg.MappingRefresh)
-	if loop, err := s.mappings.Files().StartWatching(); err != nil {
-		s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
-	} else {
-		go func() { _ = loop(watchCtx) }()
+	if s.watched != nil {
+		if loop, err := s.watched.StartWatching(); err != nil {
+			s.log.Warn("mapping files are not watched; changes need a restart", "error", err)
+		} else {
+			go func() { _ = loop(watchCtx) }()
+		}
 	}
 	go s.watchStorage(watchCtx)
 	// The queue is stopped explicitly (softly) on shutdown, not by the context ending.

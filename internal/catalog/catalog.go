@@ -65,7 +65,9 @@ func (v *Version) Usable() bool { return v.Mapping != nil }
 
 // Catalog is the mapping versions of every scope.
 type Catalog struct {
-	files *mapping.Registry
+	// files are the folders of mapping files, first the operator's (--mappings-dir), whose
+	// versions take precedence, then the built-in ones.
+	files []*mapping.Registry
 	store store.Store
 	log   *slog.Logger
 
@@ -75,14 +77,35 @@ type Catalog struct {
 	failed map[string]time.Time // by id: stored versions whose load failed, not retried unchanged
 }
 
-// New returns a catalog of the files in reg and the versions stored in st. Call Refresh (or Run)
-// to read the stored ones.
-func New(reg *mapping.Registry, st store.Store, log *slog.Logger) *Catalog {
-	return &Catalog{files: reg, store: st, log: log, stored: map[string]*Version{}, stamps: map[string]time.Time{}, failed: map[string]time.Time{}}
+// New returns a catalog of the files of regs (the first one's versions take precedence over the
+// later ones' of the same name and number) and the versions stored in st. Call Refresh (or Run) to
+// read the stored ones.
+func New(st store.Store, log *slog.Logger, regs ...*mapping.Registry) *Catalog {
+	return &Catalog{files: regs, store: st, log: log, stored: map[string]*Version{}, stamps: map[string]time.Time{}}
 }
 
-// Files is the registry of file versions.
-func (c *Catalog) Files() *mapping.Registry { return c.files }
+// fileStatuses lists every file of every folder, a version of a later folder left out when an
+// earlier one has it.
+func (c *Catalog) fileStatuses() []fileStatus {
+	var out []fileStatus
+	seen := map[string]bool{}
+	for _, reg := range c.files {
+		for _, f := range reg.Files() {
+			key := f.Name + "/" + f.Version
+			if f.Name != "" && seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, fileStatus{FileStatus: f, reg: reg})
+		}
+	}
+	return out
+}
+
+type fileStatus struct {
+	mapping.FileStatus
+	reg *mapping.Registry
+}
 
 // Run refreshes the stored versions every interval until ctx ends.
 func (c *Catalog) Run(ctx context.Context, every time.Duration) {
@@ -177,10 +200,10 @@ func visible(versionTenant, scope string) bool {
 // fileVersions returns the versions of the files.
 func (c *Catalog) fileVersions() []*Version {
 	var out []*Version
-	for _, f := range c.files.Files() {
+	for _, f := range c.fileStatuses() {
 		v := &Version{Name: f.Name, Version: f.Version, BuiltIn: true, Checksum: f.Checksum, Path: f.Path, CreatedAt: f.LoadedAt}
 		v.Number, _ = versionNumber(f.Version)
-		if m, ok := c.files.Get(f.Name, f.Version); ok && f.Active {
+		if m, ok := f.reg.Get(f.Name, f.Version); ok && f.Active {
 			v.Mapping, v.Description, v.Checksum = m, m.Description, m.Checksum
 		}
 		v.Problems = append(v.Problems, f.Problems...)
@@ -306,7 +329,7 @@ func (c *Catalog) CheckPin(tenant, name, version string) error {
 // families are the names of the mappings connections can run: those of the built-in files.
 func (c *Catalog) families() []string {
 	var out []string
-	for _, f := range c.files.Files() {
+	for _, f := range c.fileStatuses() {
 		if f.Name != "" && !slices.Contains(out, f.Name) {
 			out = append(out, f.Name)
 		}
@@ -347,7 +370,7 @@ func (c *Catalog) TenantsWith(name, version string) []string {
 // floor is the highest number of name's files: a published version comes after them.
 func (c *Catalog) floor(name string) int {
 	highest := 0
-	for _, f := range c.files.Files() {
+	for _, f := range c.fileStatuses() {
 		if n, ok := versionNumber(f.Version); ok && f.Name == name && n > highest {
 			highest = n
 		}
