@@ -74,7 +74,6 @@ type Catalog struct {
 	mu     sync.RWMutex
 	stored map[string]*Version  // by id, deleted ones left out
 	stamps map[string]time.Time // by id, deleted ones too: what was read last
-	failed map[string]time.Time // by id: stored versions whose load failed, not retried unchanged
 }
 
 // New returns a catalog of the files of regs (the first one's versions take precedence over the

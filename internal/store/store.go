@@ -286,6 +286,10 @@ type LinkStore interface {
 	// PutLink inserts or replaces the link for (ConnectionID, Entity, HandyID). CreatedAt is kept
 	// from the first insert; UpdatedAt is set by the store.
 	PutLink(ctx context.Context, l *Link) error
+	// PutLinks inserts or replaces many links at once (without filling in their times).
+	PutLinks(ctx context.Context, links ...*Link) error
+	// GetLinks returns the links of these Handy ids that exist, by Handy id.
+	GetLinks(ctx context.Context, connectionID string, entity Entity, handyIDs []string) (map[string]*Link, error)
 	// FindLinkByBindID returns the link whose Bind record is bindID, or a not-found error.
 	FindLinkByBindID(ctx context.Context, connectionID string, entity Entity, bindID string) (*Link, error)
 	// RecentLinks returns up to limit links of entity in state, most recently changed first.
@@ -313,6 +317,8 @@ type SyncStateStore interface {
 	PutPendingSale(ctx context.Context, connectionID, handyID, reason string) (*PendingSale, error)
 	// DeletePendingSale forgets a sale that went through (or was deleted); a miss is not an error.
 	DeletePendingSale(ctx context.Context, connectionID, handyID string) error
+	// DeletePendingSales ends the wait of many sales at once; ids without a wait are ignored.
+	DeletePendingSales(ctx context.Context, connectionID string, handyIDs ...string) error
 	// ListPendingSales returns up to limit pending sales of a connection, oldest first.
 	ListPendingSales(ctx context.Context, connectionID string, limit int) ([]*PendingSale, error)
 	// PutSyncOutcome records how a sync of a connection ended: a success at at, or a failure at at

@@ -232,6 +232,13 @@ func (r *recorder) failed() int {
 	return r.p.counts.Failed
 }
 
+// take hands the buffered items to a caller that writes them with its own work.
+func (r *recorder) take() []*store.RunItem {
+	out := append([]*store.RunItem(nil), r.items...)
+	r.items = r.items[:0]
+	return out
+}
+
 // flush writes the buffered items. Only the run's own goroutine touches them; the heartbeat
 // reads the counts, which p guards.
 func (r *recorder) flush(ctx context.Context) {
@@ -469,4 +476,7 @@ type session struct {
 	seen          map[int64]bool            // sales handled in this run (pending ones reappear in the window)
 	sent          []sentOrder               // orders this run put in Bind, to read their totals back
 	handyEnabled  map[string]bool           // Handy's enabled product codes, read once when needed
+	links         map[string]*store.Link    // the links of the page of sales in hand, read ahead
+	customers     map[string][2]string      // Bind client and address by customer code, once known
+	confirmed     []confirmation            // sales sent to Bind since the last flush
 }

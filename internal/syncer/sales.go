@@ -30,8 +30,14 @@ const pendingBatch = 500
 // pending from earlier runs, then the sales created in the window from the cursor (minus an
 // overlap) to now. The cursor advances only when the whole window was handled; a sale that cannot
 // be sent is kept pending, with its reason, and is tried again by later runs.
-func (s *session) sales(ctx context.Context) error {
+func (s *session) sales(ctx context.Context) (err error) {
 	st := s.e.d.Store
+	// Whatever stops the run, the orders already in Bind get their links and items.
+	defer func() {
+		if ferr := s.flushConfirmed(context.WithoutCancel(ctx), time.Time{}); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	pending, err := st.ListPendingSales(ctx, s.c.ID, pendingBatch)
 	if err != nil {
 		return err
@@ -65,6 +71,9 @@ func (s *session) sales(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.flushConfirmed(ctx, time.Time{}); err != nil {
+		return err
+	}
 
 	from, to, err := s.window(ctx, store.SyncSales)
 	if err != nil {
@@ -75,32 +84,90 @@ func (s *session) sales(ctx context.Context) error {
 	// (the next window reaches Overlap further back, and links de-duplicate).
 	cursor, ordered, sinceCheckpoint := from.Add(Overlap), true, 0
 	var last time.Time
+	// Sales are handled a page at a time, so that their links are read in one query.
+	page := make([]handy.SalesOrder, 0, linkBatch)
+	handle := func() error {
+		if err := s.prefetchLinks(ctx, page); err != nil {
+			return err
+		}
+		for _, sale := range page {
+			if err := s.e.interrupted(); err != nil {
+				return err
+			}
+			if err := s.sale(ctx, sale); err != nil {
+				return err
+			}
+			s.done()
+			at := sale.DateCreated.Time
+			ordered = ordered && !at.Before(last)
+			last = at
+			if sinceCheckpoint++; sinceCheckpoint >= checkpointEvery {
+				// The cursor moves with the links and items of the sales before it, in one
+				// transaction.
+				checkpoint := time.Time{}
+				if ordered && at.After(cursor) {
+					checkpoint, cursor = at, at
+				}
+				if err := s.flushConfirmed(ctx, checkpoint); err != nil {
+					return err
+				}
+				sinceCheckpoint = 0
+			}
+		}
+		page, s.links = page[:0], nil
+		return nil
+	}
 	for sale, err := range s.handy.CreatedSales(ctx, from, to, s.expect) {
 		if err != nil {
 			return err
 		}
-		if err := s.e.interrupted(); err != nil {
-			return err
-		}
-		if err := s.sale(ctx, sale); err != nil {
-			return err
-		}
-		s.done()
-		at := sale.DateCreated.Time
-		ordered = ordered && !at.Before(last)
-		last = at
-		if sinceCheckpoint++; ordered && sinceCheckpoint >= checkpointEvery && at.After(cursor) {
-			if err := st.PutCursor(ctx, s.c.ID, store.SyncSales, at); err != nil {
+		if page = append(page, sale); len(page) == linkBatch {
+			if err := handle(); err != nil {
 				return err
 			}
-			cursor, sinceCheckpoint = at, 0
 		}
 	}
-	if err := st.PutCursor(ctx, s.c.ID, store.SyncSales, to); err != nil {
+	if err := handle(); err != nil {
+		return err
+	}
+	if err := s.flushConfirmed(ctx, to); err != nil {
 		return err
 	}
 	s.verifyTotals(ctx)
 	return nil
+}
+
+// linkBatch is how many sales' links are read in one query: Handy's page size.
+const linkBatch = 100
+
+// prefetchLinks reads the links of a page of sales in one query; sale uses them instead of one
+// read each.
+func (s *session) prefetchLinks(ctx context.Context, page []handy.SalesOrder) error {
+	ids := make([]string, len(page))
+	for i, sale := range page {
+		ids[i] = strconv.FormatInt(sale.ID, 10)
+	}
+	links, err := s.e.d.Store.GetLinks(ctx, s.c.ID, store.EntitySale, ids)
+	if err != nil {
+		return err
+	}
+	s.links = make(map[string]*store.Link, len(ids))
+	for _, id := range ids {
+		s.links[id] = links[id] // nil: no link
+	}
+	return nil
+}
+
+// saleLink returns a sale's link, or nil: from the page read ahead when it is there.
+func (s *session) saleLink(ctx context.Context, saleID string) (*store.Link, error) {
+	if l, ok := s.links[saleID]; ok {
+		return l, nil
+	}
+	l, err := s.e.d.Store.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return l, err
 }
 
 // checkpointEvery is how many sales of a window are handled between two writes of the cursor.
@@ -195,8 +262,8 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 	defer span.End()
 	st := s.e.d.Store
 	saleID := strconv.FormatInt(sale.ID, 10)
-	link, err := st.GetLink(ctx, s.c.ID, store.EntitySale, saleID)
-	if err != nil && !isNotFound(err) {
+	link, err := s.saleLink(ctx, saleID)
+	if err != nil {
 		return err
 	}
 	if link != nil && link.State != store.LinkPending {
@@ -213,6 +280,10 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 	// An edit replaces the earlier order only once the new one can go: a held edit must not
 	// leave the company with neither.
 	if sale.EditedFrom != nil {
+		// The earlier version may have been sent in this run: its link must be written first.
+		if err := s.flushConfirmed(ctx, time.Time{}); err != nil {
+			return err
+		}
 		if err := s.replacePredecessor(ctx, sale); err != nil {
 			return err
 		}
@@ -275,18 +346,66 @@ func (s *session) postpone(ctx context.Context, saleID, sum, reason string, caus
 }
 
 func (s *session) confirmSale(ctx context.Context, saleID, bindID, sum, reason string) error {
-	// The link, the end of the wait and the run item are one write: after a crash, every order
-	// in Bind has its item, and every item its order.
 	it := s.rec.item(store.EntitySale, saleID, bindID, store.OutcomeCreated, reason, sum)
-	return s.e.d.Store.Tx(ctx, func(tx store.Store) error {
-		if err := tx.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, BindID: bindID, State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
-			return err
-		}
-		if err := tx.DeletePendingSale(ctx, s.c.ID, saleID); err != nil {
-			return err
-		}
-		return tx.AddRunItems(ctx, it)
+	s.confirmed = append(s.confirmed, confirmation{
+		link: &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, BindID: bindID, State: store.LinkConfirmed, PayloadDigest: sum, MappingVersion: s.m.Version},
+		item: it,
 	})
+	if len(s.confirmed) >= checkpointEvery {
+		return s.flushConfirmed(ctx, time.Time{})
+	}
+	return nil
+}
+
+// confirmation is a sale whose order is in Bind, not yet recorded.
+type confirmation struct {
+	link *store.Link
+	item *store.RunItem
+}
+
+// flushConfirmed records the sales whose orders reached Bind since the last flush: their links,
+// the end of their waits and their run items (with the run's other buffered items), and the
+// cursor when cursor is not zero, in one transaction. Until then each such sale has a pending
+// link, written before its order was sent: a run that dies before the flush leaves pending links,
+// and the next run finds those orders in Bind by PurchaseOrder instead of sending them again.
+func (s *session) flushConfirmed(ctx context.Context, cursor time.Time) error {
+	if len(s.confirmed) == 0 && cursor.IsZero() {
+		return nil
+	}
+	links := make([]*store.Link, len(s.confirmed))
+	ids := make([]string, len(s.confirmed))
+	items := s.rec.take()
+	for i, c := range s.confirmed {
+		links[i], ids[i] = c.link, c.link.HandyID
+		items = append(items, c.item)
+	}
+	err := s.e.d.Store.Tx(ctx, func(tx store.Store) error {
+		if err := tx.PutLinks(ctx, links...); err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			if err := tx.DeletePendingSales(ctx, s.c.ID, ids...); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddRunItems(ctx, items...); err != nil {
+			return err
+		}
+		if !cursor.IsZero() {
+			return tx.PutCursor(ctx, s.c.ID, store.SyncSales, cursor)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range s.confirmed {
+		if s.links != nil {
+			s.links[c.link.HandyID] = c.link
+		}
+	}
+	s.confirmed = s.confirmed[:0]
+	return nil
 }
 
 func (s *session) findOrder(ctx context.Context, purchaseOrder string) (string, bool, error) {
@@ -478,12 +597,16 @@ func (s *session) warehouseNames() []string {
 // (C2), and only when both miss creates it with the mapping (C1, C3…C5), with an address so that
 // orders have an AddressID.
 func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, addressID, fail string, err error) {
+	if known, ok := s.customers[hc.Code]; ok {
+		return known[0], known[1], "", nil
+	}
 	st := s.e.d.Store
 	link, err := st.GetLink(ctx, s.c.ID, store.EntityCustomer, hc.Code)
 	if err != nil && !isNotFound(err) {
 		return "", "", "", err
 	}
 	if link != nil && link.State == store.LinkConfirmed && link.BindExtra != "" {
+		s.knowCustomer(hc.Code, link.BindID, link.BindExtra)
 		return link.BindID, link.BindExtra, "", nil
 	}
 	payload, err := s.m.Client(&mapping.ClientEnv{Customer: mapping.CustomerOf(hc), Connection: s.conn})
@@ -524,7 +647,17 @@ func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, ad
 		return "", "", "", err
 	}
 	s.rec.add(ctx, store.EntityCustomer, hc.Code, id, outcome, reason, sum)
+	s.knowCustomer(hc.Code, id, details.Addresses[0])
 	return id, details.Addresses[0], "", nil
+}
+
+// knowCustomer remembers a customer's Bind client and address for the rest of the run: a
+// confirmed link does not change while the run holds the connection's sales sync.
+func (s *session) knowCustomer(code, clientID, addressID string) {
+	if s.customers == nil {
+		s.customers = map[string][2]string{}
+	}
+	s.customers[code] = [2]string{clientID, addressID}
 }
 
 func (s *session) findClient(ctx context.Context, description string) (string, bool, error) {

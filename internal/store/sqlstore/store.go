@@ -325,34 +325,61 @@ func (s *Store) RecentLinks(ctx context.Context, connectionID string, entity sto
 	return out, nil
 }
 
+// linkConflict makes an insert of links an upsert that keeps the first insert's created_at.
+var linkConflict = clause.OnConflict{
+	Columns:   []clause.Column{{Name: "connection_id"}, {Name: "entity"}, {Name: "handy_id"}},
+	DoUpdates: clause.AssignmentColumns([]string{"bind_id", "bind_extra", "state", "payload_digest", "mapping_version", "updated_at"}),
+}
+
+func toLinkRow(l *store.Link, now time.Time) *linkRow {
+	return &linkRow{
+		ConnectionID: l.ConnectionID, Entity: string(l.Entity), HandyID: l.HandyID, BindID: l.BindID, BindExtra: l.BindExtra,
+		State: string(l.State), PayloadDigest: l.PayloadDigest, MappingVersion: l.MappingVersion, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
 // PutLink implements store.LinkStore.
 func (s *Store) PutLink(ctx context.Context, l *store.Link) error {
-	now := s.timestamp()
-	row := &linkRow{
-		ConnectionID:   l.ConnectionID,
-		Entity:         string(l.Entity),
-		HandyID:        l.HandyID,
-		BindID:         l.BindID,
-		BindExtra:      l.BindExtra,
-		State:          string(l.State),
-		PayloadDigest:  l.PayloadDigest,
-		MappingVersion: l.MappingVersion,
-		CreatedAt:      now,
-		UpdatedAt:      now,
-	}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "connection_id"}, {Name: "entity"}, {Name: "handy_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"bind_id", "bind_extra", "state", "payload_digest", "mapping_version", "updated_at"}),
-	}).Create(row).Error
+	row := toLinkRow(l, s.timestamp())
+	// RETURNING gives back the kept created_at in the same statement: no read after the write.
+	err := s.db.WithContext(ctx).Clauses(linkConflict, clause.Returning{Columns: []clause.Column{{Name: "created_at"}}}).Create(row).Error
 	if err != nil {
 		return adapt(err, fmt.Sprintf("link for %s %s", l.Entity, l.HandyID))
 	}
-	stored, err := s.GetLink(ctx, l.ConnectionID, l.Entity, l.HandyID)
-	if err != nil {
-		return err
-	}
-	*l = *stored
+	*l = *row.toStore()
 	return nil
+}
+
+// PutLinks implements store.LinkStore.
+func (s *Store) PutLinks(ctx context.Context, links ...*store.Link) error {
+	if len(links) == 0 {
+		return nil
+	}
+	now := s.timestamp()
+	rows := make([]*linkRow, len(links))
+	for i, l := range links {
+		rows[i] = toLinkRow(l, now)
+	}
+	err := s.db.WithContext(ctx).Clauses(linkConflict).CreateInBatches(rows, 200).Error
+	return adapt(err, fmt.Sprintf("%d links", len(links)))
+}
+
+// GetLinks implements store.LinkStore.
+func (s *Store) GetLinks(ctx context.Context, connectionID string, entity store.Entity, handyIDs []string) (map[string]*store.Link, error) {
+	out := make(map[string]*store.Link, len(handyIDs))
+	for len(handyIDs) > 0 {
+		batch := handyIDs[:min(len(handyIDs), 500)]
+		handyIDs = handyIDs[len(batch):]
+		var rows []linkRow
+		err := s.db.WithContext(ctx).Where("connection_id = ? AND entity = ? AND handy_id IN ?", connectionID, string(entity), batch).Find(&rows).Error
+		if err != nil {
+			return nil, adapt(err, fmt.Sprintf("%s links", entity))
+		}
+		for i := range rows {
+			out[rows[i].HandyID] = rows[i].toStore()
+		}
+	}
+	return out, nil
 }
 
 // GetCursor implements store.SyncStateStore.
@@ -483,8 +510,20 @@ func (s *Store) PutPendingSale(ctx context.Context, connectionID, handyID, reaso
 
 // DeletePendingSale implements store.SyncStateStore.
 func (s *Store) DeletePendingSale(ctx context.Context, connectionID, handyID string) error {
-	err := s.db.WithContext(ctx).Where("connection_id = ? AND handy_id = ?", connectionID, handyID).Delete(&pendingSaleRow{}).Error
-	return adapt(err, "pending sale "+handyID)
+	return s.DeletePendingSales(ctx, connectionID, handyID)
+}
+
+// DeletePendingSales implements store.SyncStateStore.
+func (s *Store) DeletePendingSales(ctx context.Context, connectionID string, handyIDs ...string) error {
+	for len(handyIDs) > 0 {
+		batch := handyIDs[:min(len(handyIDs), 500)]
+		handyIDs = handyIDs[len(batch):]
+		err := s.db.WithContext(ctx).Where("connection_id = ? AND handy_id IN ?", connectionID, batch).Delete(&pendingSaleRow{}).Error
+		if err != nil {
+			return adapt(err, "pending sales")
+		}
+	}
+	return nil
 }
 
 // ListPendingSales implements store.SyncStateStore.

@@ -366,6 +366,23 @@ func testLinks(t *testing.T, s store.Store) {
 		ids = append(ids, l.HandyID)
 	}
 	require.Equal(t, []string{"45", "44", "43"}, ids)
+
+	// Many at once: an upsert that keeps the first insert's time, and a lookup of the ones that
+	// exist.
+	require.NoError(t, s.PutLinks(ctx,
+		&store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "46", BindID: "g46", State: store.LinkConfirmed},
+		&store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "48", BindID: "g48", State: store.LinkConfirmed, MappingVersion: "v2"}))
+	got46, err := s.GetLink(ctx, c.ID, store.EntitySale, "46")
+	require.NoError(t, err)
+	require.Equal(t, store.LinkConfirmed, got46.State)
+	require.Equal(t, "g46", got46.BindID)
+	require.True(t, got46.UpdatedAt.After(got46.CreatedAt) || got46.UpdatedAt.Equal(got46.CreatedAt))
+	found, err := s.GetLinks(ctx, c.ID, store.EntitySale, []string{"42", "48", "99", "47"})
+	require.NoError(t, err)
+	require.Len(t, found, 2, "47 is a customer's")
+	require.Equal(t, "guid-1", found["42"].BindID)
+	require.Equal(t, "v2", found["48"].MappingVersion)
+	requireKind(t, s.PutLinks(ctx, &store.Link{ConnectionID: newID(t), Entity: store.EntitySale, HandyID: "1", State: store.LinkPending}), errs.KindNotFound)
 }
 
 func testTx(t *testing.T, s store.Store) {
@@ -437,6 +454,19 @@ func testSyncState(t *testing.T, s store.Store) {
 	pending, err = s.ListPendingSales(ctx, c.ID, 10)
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
+	for _, id := range []string{"201", "202", "203"} {
+		_, err := s.PutPendingSale(ctx, c.ID, id, "waiting")
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.DeletePendingSales(ctx, c.ID, "201", "203", "999"))
+	pending, err = s.ListPendingSales(ctx, c.ID, 10)
+	require.NoError(t, err)
+	var left []string
+	for _, p := range pending {
+		left = append(left, p.HandyID)
+	}
+	require.ElementsMatch(t, []string{pending[0].HandyID, "202"}, left)
+	require.Len(t, left, 2)
 }
 
 func testConnectionTenants(t *testing.T, s store.Store) {
