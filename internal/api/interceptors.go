@@ -42,23 +42,26 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 
 // UnaryInterceptors returns the server's interceptor chain, outermost first:
 //
-//	recovery → gRPC metrics → request id and logger → logging → authentication and role →
-//	protovalidate → tenant scope → domain-error mapping
+//	recovery → gRPC metrics → calls in flight → request id and logger → logging →
+//	authentication and role → the key's rate → protovalidate → tenant scope → domain-error mapping
 //
 // Recovery is outermost so that a panic anywhere becomes Internal and is logged; authentication
 // runs before validation, so that a caller without a key learns nothing about the request's
 // shape; the tenant scope reads the ids validation has checked; error mapping is innermost so the
 // logging interceptor sees the final code.
-func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics, authn, scope grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
+func UnaryInterceptors(log *slog.Logger, v protovalidate.Validator, m *metrics.Metrics, lim Limits, authn, scope grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOption(log)),
 		// The standard grpc_server_* families, outside everything that can refuse a call, so
 		// that refusals are counted with their codes.
 		m.GRPC.UnaryServerInterceptor(),
+		// Load beyond the limit is shed first, before it costs anything.
+		InFlightLimit(lim.InFlight),
 		requestIDInterceptor(log),
 		noteInterceptor,
 		logging.UnaryServerInterceptor(callLogger(log), loggingOptions...),
 		authn,
+		KeyRateLimit(lim.KeyRate, lim.KeyBurst),
 		validationInterceptor(v),
 		scope,
 		errorInterceptor(log),

@@ -46,6 +46,11 @@ type Config struct {
 	SecretKeyFile string
 	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
 	MappingsDir string
+	// MaxInFlight bounds the API calls served at once; beyond it calls are refused at once
+	// (RESOURCE_EXHAUSTED, HTTP 429) instead of queueing. 0: no bound.
+	MaxInFlight int
+	// KeyRate bounds each API key's calls per second (bursts of twice as many); 0: no bound.
+	KeyRate float64
 	// MappingRefresh is how often this replica reads mapping versions published on others.
 	MappingRefresh time.Duration
 	// BindRequestsPerSecond bounds the requests each connection sends to Bind, which publishes no
@@ -82,6 +87,8 @@ func Defaults() Config {
 		DataDir:               "data",
 		MappingsDir:           "mappings",
 		MappingRefresh:        catalog.DefaultRefresh,
+		MaxInFlight:           128,
+		KeyRate:               100,
 		BindRequestsPerSecond: 5,
 		JobTimeout:            syncer.DefaultStallTimeout,
 		LeaseTTL:              syncer.DefaultLeaseTTL,
@@ -158,6 +165,12 @@ func (c Config) Validate() error {
 	}
 	if c.JobTimeout < time.Second {
 		add("job-timeout: %s is shorter than a second", c.JobTimeout)
+	}
+	if c.MaxInFlight < 0 {
+		add("max-in-flight: %d is negative; 0 means no bound", c.MaxInFlight)
+	}
+	if c.KeyRate < 0 {
+		add("key-rps: %g is negative; 0 means no bound", c.KeyRate)
 	}
 	if c.MappingRefresh < 100*time.Millisecond || c.MappingRefresh > 10*time.Minute {
 		add("mapping-refresh: %s must be between 100ms and 10m", c.MappingRefresh)

@@ -184,7 +184,11 @@ func (s *Server) build(ctx context.Context) error {
 	guard := auth.NewGuard(s.authn, storeTenants{st}, st, s.log,
 		func(ctx context.Context, err error) error { return api.ToStatus(ctx, s.log, err) })
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics, guard.Unary(), guard.Scope())...),
+		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics,
+			api.Limits{InFlight: s.cfg.MaxInFlight, KeyRate: s.cfg.KeyRate, KeyBurst: int(2 * s.cfg.KeyRate)},
+			guard.Unary(), guard.Scope())...),
+		// Streams are few (reflection, health watch) but each holds memory: bound them too.
+		grpc.MaxConcurrentStreams(uint32(max(100, s.cfg.MaxInFlight))),
 		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, s.metrics, guard.Stream())...),
 		grpc.MaxRecvMsgSize(maxBody),
 		grpc.ForceServerCodecV2(api.Codec()),
@@ -441,6 +445,10 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		runtime.WithDisablePathLengthFallback(),
 		// The challenge names the scheme, as RFC 6750 has it; the reason is in the body.
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			// A refusal for load says when to come back (429 with Retry-After).
+			if after := api.RetryAfter(err); after > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(after))
+			}
 			runtime.DefaultHTTPErrorHandler(ctx, mux, m, challengeWriter{w}, r, err)
 		}),
 		// A known path with the wrong method is the caller's mistake (405), not a missing server

@@ -498,3 +498,31 @@ func TestServeRefusesSchemaBehind(t *testing.T) {
 	_, err := app.NewServer(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	require.ErrorContains(t, err, "handybind migrate")
 }
+
+// TestOverloadIsRefusedWithRetryAfter: beyond its rate a key's calls are refused at once, over
+// REST with 429 and Retry-After, over gRPC with RESOURCE_EXHAUSTED and a RetryInfo; another key
+// is still served.
+func TestOverloadIsRefusedWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, testdb.SQLite(t))
+	cfg.KeyRate = 2 // bursts of 4
+	h := startServer(t, cfg)
+	var refused restResponse
+	for range 10 {
+		res := h.do(t, http.MethodGet, "/v1/connections", "")
+		if res.status != http.StatusOK {
+			refused = res
+			break
+		}
+	}
+	require.Equal(t, http.StatusTooManyRequests, refused.status, refused.raw)
+	require.Equal(t, "1", refused.header.Get("Retry-After"))
+	require.Contains(t, refused.raw, "this API key is over its rate of calls")
+	require.Contains(t, refused.raw, "google.rpc.RetryInfo")
+
+	_, err := h.connections.ListConnections(context.Background(), &pb.ListConnectionsRequest{})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err))
+	other := pb.NewConnectionServiceClient(dial(t, h.srv.GRPCAddr(), h.platformKey))
+	_, err = other.ListConnections(context.Background(), &pb.ListConnectionsRequest{})
+	require.NoError(t, err, "another key has its own budget")
+}
