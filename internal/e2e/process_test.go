@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -74,7 +74,7 @@ func newKey() string {
 }
 
 // start runs `handybind serve` on dbURL and waits until it is SERVING.
-func start(t *testing.T, dbURL, key string, extra ...string) *proc {
+func start(t testing.TB, dbURL, key string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{grpcAddr: freeAddr(t), log: filepath.Join(t.TempDir(), "handybind.log")}
 	logFile, err := os.Create(p.log)
@@ -109,7 +109,7 @@ func start(t *testing.T, dbURL, key string, extra ...string) *proc {
 }
 
 // mintKey makes a platform key with the CLI, as an operator would, and returns it.
-func mintKey(t *testing.T, dbURL string) string {
+func mintKey(t testing.TB, dbURL string) string {
 	t.Helper()
 	cmd := exec.Command(binary, "keys", "create", "--role", "platform", "--name", "e2e", "--database-url", dbURL, "--json")
 	cmd.Env = append(os.Environ(), "HANDYBIND_DATA_DIR="+t.TempDir())
@@ -121,7 +121,7 @@ func mintKey(t *testing.T, dbURL string) string {
 	return created.Key
 }
 
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.cmd.Wait()
@@ -140,7 +140,7 @@ type company struct {
 	customerCode string
 }
 
-func newCompany(t *testing.T) *company {
+func newCompany(t testing.TB) *company {
 	c := &company{handy: handysim.New(nil), bind: bindsim.New(), customerCode: "C-1"}
 	c.handy.AddToken("h-tok")
 	c.seller = c.handy.AddUser(handy.User{Name: "Beto", Username: "beto@example.com", Enabled: true})
@@ -159,7 +159,7 @@ func newCompany(t *testing.T) *company {
 }
 
 // connect creates and activates a connection and waits for its first product sync.
-func (c *company) connect(t *testing.T, p *proc) string {
+func (c *company) connect(t testing.TB, p *proc) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := p.connections().CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{
@@ -174,7 +174,7 @@ func (c *company) connect(t *testing.T, p *proc) string {
 	return conn.GetId()
 }
 
-func (c *company) sales(t *testing.T, n int) map[string]handy.SalesOrder {
+func (c *company) sales(t testing.TB, n int) map[string]handy.SalesOrder {
 	t.Helper()
 	out := map[string]handy.SalesOrder{}
 	at := time.Now().UTC().Add(-2 * time.Minute)
@@ -188,7 +188,7 @@ func (c *company) sales(t *testing.T, n int) map[string]handy.SalesOrder {
 }
 
 // requireExactlyOnce checks that every sale is in Bind once, with Handy's total.
-func (c *company) requireExactlyOnce(t *testing.T, sales map[string]handy.SalesOrder) {
+func (c *company) requireExactlyOnce(t testing.TB, sales map[string]handy.SalesOrder) {
 	t.Helper()
 	seen := map[string]int{}
 	for _, o := range c.bind.Orders() {
