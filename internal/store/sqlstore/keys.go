@@ -26,7 +26,7 @@ func (s *Store) CreateKey(ctx context.Context, k *store.APIKey) error {
 // GetKey implements store.KeyStore.
 func (s *Store) GetKey(ctx context.Context, id string) (*store.APIKey, error) {
 	var row apiKeyRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
 		return nil, adapt(err, "key "+id)
 	}
 	return row.toStore(), nil
@@ -35,7 +35,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (*store.APIKey, error) {
 // GetKeyByCertCN implements store.KeyStore.
 func (s *Store) GetKeyByCertCN(ctx context.Context, cn string) (*store.APIKey, error) {
 	var row apiKeyRow
-	err := s.db.WithContext(ctx).Where("cert_cn = ? AND cert_cn <> '' AND revoked_at IS NULL", cn).Take(&row).Error
+	err := s.reads().WithContext(ctx).Where("cert_cn = ? AND cert_cn <> '' AND revoked_at IS NULL", cn).Take(&row).Error
 	if err != nil {
 		return nil, adapt(err, "key for certificate "+cn)
 	}
@@ -44,7 +44,7 @@ func (s *Store) GetKeyByCertCN(ctx context.Context, cn string) (*store.APIKey, e
 
 // ListKeys implements store.KeyStore.
 func (s *Store) ListKeys(ctx context.Context, f store.KeyFilter) ([]*store.APIKey, error) {
-	q := s.db.WithContext(ctx).Order("id ASC").Limit(f.Limit)
+	q := s.reads().WithContext(ctx).Order("id ASC").Limit(f.Limit)
 	if f.AfterID != "" {
 		q = q.Where("id > ?", f.AfterID)
 	}
@@ -86,7 +86,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 
 // ListAudit implements store.AuditStore.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(f.Limit)
+	q := s.reads().WithContext(ctx).Order("id DESC").Limit(f.Limit)
 	if f.Tenant != "" {
 		q = q.Where("tenant = ?", f.Tenant)
 	}

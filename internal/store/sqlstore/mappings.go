@@ -79,7 +79,7 @@ func (s *Store) PublishMappingVersion(ctx context.Context, v *store.MappingVersi
 // MappingVersionStamps implements store.MappingVersionStore.
 func (s *Store) MappingVersionStamps(ctx context.Context) ([]store.MappingVersionStamp, error) {
 	var rows []mappingVersionRow
-	if err := s.db.WithContext(ctx).Select("id", "updated_at").Order("id").Find(&rows).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Select("id", "updated_at").Order("id").Find(&rows).Error; err != nil {
 		return nil, adapt(err, "mapping versions")
 	}
 	out := make([]store.MappingVersionStamp, len(rows))
@@ -95,7 +95,7 @@ func (s *Store) GetMappingVersions(ctx context.Context, ids []string) ([]*store.
 		return nil, nil
 	}
 	var rows []mappingVersionRow
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&rows).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&rows).Error; err != nil {
 		return nil, adapt(err, "mapping versions")
 	}
 	out := make([]*store.MappingVersion, len(rows))
@@ -131,7 +131,7 @@ func (s *Store) markMappingVersion(ctx context.Context, id, column string) (*sto
 
 // ConnectionsUsingMapping implements store.MappingVersionStore.
 func (s *Store) ConnectionsUsingMapping(ctx context.Context, tenant, version string) ([]string, error) {
-	q := s.db.WithContext(ctx).Model(&connectionRow{}).Where("mapping_version = ?", version).Order("id")
+	q := s.reads().WithContext(ctx).Model(&connectionRow{}).Where("mapping_version = ?", version).Order("id")
 	if tenant != "" {
 		q = q.Where("tenant = ?", tenant)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -102,6 +103,8 @@ type DB struct {
 	gorm  *gorm.DB
 	close func()
 	count *counter
+	// readGorm is SQLite's pool of read-only connections; nil on PostgreSQL.
+	readGorm *gorm.DB
 }
 
 // Open connects to the database named by rawURL. It does not migrate.
@@ -178,7 +181,31 @@ func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return newDB(SQLite, sqlDB, nil, g, func() { _ = sqlDB.Close() })
+	// Readers: WAL lets any number of them run beside the writer, each on its own connection,
+	// so that API reads neither wait for a sync's writes nor for each other.
+	readDB, err := sql.Open("sqlite", t.DSN+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", t.Path, err)
+	}
+	readDB.SetMaxOpenConns(readers)
+	readDB.SetMaxIdleConns(readers)
+	closeAll := func() { _ = readDB.Close(); _ = sqlDB.Close() }
+	rg, err := gorm.Open(sqlitedialect.New(readDB), cfg)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	db, err := newDB(SQLite, sqlDB, nil, g, closeAll)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.count.register(rg); err != nil {
+		closeAll()
+		return nil, err
+	}
+	db.readGorm = rg
+	return db, nil
 }
 
 func newDB(d Dialect, sqlDB *sql.DB, listen *pgxpool.Pool, g *gorm.DB, closeAll func()) (*DB, error) {
@@ -189,6 +216,9 @@ func newDB(d Dialect, sqlDB *sql.DB, listen *pgxpool.Pool, g *gorm.DB, closeAll 
 	}
 	return db, nil
 }
+
+// readers is the size of SQLite's read pool: enough to keep every core busy with reads.
+var readers = max(2, min(8, 2*runtime.NumCPU()))
 
 // Close releases the database.
 func (db *DB) Close() { db.close() }

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -126,4 +127,37 @@ func TestConcurrentMigrations(t *testing.T) {
 	st, err := open(t, url).Status(context.Background())
 	require.NoError(t, err)
 	require.False(t, st.Behind())
+}
+
+// TestSQLiteReadsDoNotWaitForTheWriter: on SQLite the one write connection is held for a whole
+// transaction (a sync's batch of links and items), yet API reads go on, from the read pool, and
+// see what was committed.
+func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
+	t.Parallel()
+	s := migrated(t, testdb.SQLite(t))
+	ctx := context.Background()
+	c := &store.Connection{ID: "01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", Tenant: "acme", DisplayName: "x", State: store.ConnectionDraft}
+	require.NoError(t, s.CreateConnection(ctx, c))
+
+	err := s.Tx(ctx, func(tx store.Store) error {
+		c2 := &store.Connection{ID: "01a21a0f-eea7-7b10-aca4-8d13cd1b39d5", Tenant: "acme", DisplayName: "y", State: store.ConnectionDraft}
+		require.NoError(t, tx.CreateConnection(ctx, c2))
+		done := make(chan []*store.Connection, 1)
+		go func() {
+			cs, err := s.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", Limit: 10})
+			require.NoError(t, err)
+			done <- cs
+		}()
+		select {
+		case cs := <-done:
+			require.Len(t, cs, 1, "the uncommitted connection is not seen")
+		case <-time.After(2 * time.Second):
+			t.Fatal("a read waited for the writer's transaction")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	cs, err := s.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, cs, 2, "a read after the commit sees it")
 }

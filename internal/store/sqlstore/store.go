@@ -18,7 +18,10 @@ import (
 
 // Store implements store.Store on a DB.
 type Store struct {
-	db      *gorm.DB
+	db *gorm.DB
+	// read serves reads outside transactions: on SQLite a pool of read-only connections, which
+	// WAL lets run beside the one writer; on PostgreSQL the same pool as db.
+	read    *gorm.DB
 	dialect Dialect
 	inTx    bool
 	now     func() time.Time
@@ -29,7 +32,20 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a Store on db. The schema must be migrated.
 func New(db *DB) *Store {
-	return &Store{db: db.gorm, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }, count: db.count}
+	read := db.readGorm
+	if read == nil {
+		read = db.gorm
+	}
+	return &Store{db: db.gorm, read: read, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }, count: db.count}
+}
+
+// reads is where a read runs: the transaction's connection inside one, the read pool otherwise.
+// Every write is committed before it returns, so a read after it sees it.
+func (s *Store) reads() *gorm.DB {
+	if s.inTx || s.read == nil {
+		return s.db
+	}
+	return s.read
 }
 
 // timestamp is now at the precision both databases keep (PostgreSQL stores microseconds), so a
@@ -115,7 +131,7 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 // GetConnection implements store.ConnectionStore.
 func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection, error) {
 	var row connectionRow
-	if err := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 		return nil, adapt(err, "connection "+id)
 	}
 	return row.toStore(), nil
@@ -123,7 +139,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection
 
 // ListConnections implements store.ConnectionStore.
 func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) ([]*store.Connection, error) {
-	q := s.db.WithContext(ctx).Order("id ASC").Limit(f.Limit)
+	q := s.reads().WithContext(ctx).Order("id ASC").Limit(f.Limit)
 	if f.Tenant != "" {
 		q = q.Where("tenant = ?", f.Tenant)
 	}
@@ -191,7 +207,7 @@ func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
 // GetRun implements store.RunStore.
 func (s *Store) GetRun(ctx context.Context, id string) (*store.Run, error) {
 	var row runRow
-	if err := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Where("id = ?", uuidKey(id)).Take(&row).Error; err != nil {
 		return nil, adapt(err, "run "+id)
 	}
 	return row.toStore(), nil
@@ -222,7 +238,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(*store.Run) er
 
 // ListRuns implements store.RunStore.
 func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(f.Limit)
+	q := s.reads().WithContext(ctx).Order("id DESC").Limit(f.Limit)
 	if f.ConnectionID != "" {
 		q = q.Where("connection_id = ?", uuidKey(f.ConnectionID))
 	}
@@ -264,7 +280,7 @@ func (s *Store) AddRunItems(ctx context.Context, items ...*store.RunItem) error 
 
 // ListRunItems implements store.RunStore.
 func (s *Store) ListRunItems(ctx context.Context, f store.RunItemFilter) ([]*store.RunItem, error) {
-	q := s.db.WithContext(ctx).Where("run_id = ?", uuidKey(f.RunID)).Order("id ASC").Limit(f.Limit)
+	q := s.reads().WithContext(ctx).Where("run_id = ?", uuidKey(f.RunID)).Order("id ASC").Limit(f.Limit)
 	if f.Outcome != "" {
 		q = q.Where("outcome = ?", string(f.Outcome))
 	}
@@ -312,7 +328,7 @@ func (s *Store) FindLinkByBindID(ctx context.Context, connectionID string, entit
 // RecentLinks implements store.LinkStore.
 func (s *Store) RecentLinks(ctx context.Context, connectionID string, entity store.Entity, state store.LinkState, limit int) ([]*store.Link, error) {
 	var rows []linkRow
-	err := s.db.WithContext(ctx).
+	err := s.reads().WithContext(ctx).
 		Where("connection_id = ? AND entity = ? AND state = ?", connectionID, string(entity), string(state)).
 		Order("updated_at DESC, handy_id DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
@@ -433,7 +449,7 @@ func (s *Store) PutConsoleSession(ctx context.Context, id string, expires time.T
 // ConsoleSessionActive implements store.SyncStateStore.
 func (s *Store) ConsoleSessionActive(ctx context.Context, id string) (bool, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&consoleSessionRow{}).Where("id = ? AND expires_at > ?", id, s.timestamp()).Count(&n).Error
+	err := s.reads().WithContext(ctx).Model(&consoleSessionRow{}).Where("id = ? AND expires_at > ?", id, s.timestamp()).Count(&n).Error
 	return n > 0, adapt(err, "console session")
 }
 
@@ -445,14 +461,14 @@ func (s *Store) DeleteConsoleSession(ctx context.Context, id string) error {
 // WaitingStats implements store.SyncStateStore.
 func (s *Store) WaitingStats(ctx context.Context) (int, time.Time, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&pendingSaleRow{}).Count(&n).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Model(&pendingSaleRow{}).Count(&n).Error; err != nil {
 		return 0, time.Time{}, adapt(err, "waiting sales")
 	}
 	if n == 0 {
 		return 0, time.Time{}, nil
 	}
 	var oldest pendingSaleRow
-	if err := s.db.WithContext(ctx).Order("created_at").Take(&oldest).Error; err != nil {
+	if err := s.reads().WithContext(ctx).Order("created_at").Take(&oldest).Error; err != nil {
 		return 0, time.Time{}, adapt(err, "waiting sales")
 	}
 	return int(n), oldest.CreatedAt.UTC(), nil
@@ -460,7 +476,7 @@ func (s *Store) WaitingStats(ctx context.Context) (int, time.Time, error) {
 
 // ListSyncHealth implements store.SyncStateStore.
 func (s *Store) ListSyncHealth(ctx context.Context, ids []string) (map[string]map[store.SyncKind]store.SyncHealth, error) {
-	q := s.db.WithContext(ctx)
+	q := s.reads().WithContext(ctx)
 	if ids != nil {
 		keys := make([]string, len(ids))
 		for i, id := range ids {
