@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
@@ -237,6 +238,38 @@ func (q *Queue) reaper(ctx context.Context) {
 // Enqueue asks for a sync inside the transaction tx, recording a queued run. When the same sync
 // of the connection is already queued or running, it merges into it and returns that run.
 func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	return q.enqueue(ctx, tx, connectionID, kind, trigger, time.Time{})
+}
+
+// Spread is how far after its slot each connection's scheduled sync of a kind may start: a
+// stable offset per connection within it, so that thousands of connections do not call Handy and
+// Bind in the same second. Half the interval for the 10-minute syncs, so each ends well within its
+// slot.
+var Spread = map[store.SyncKind]time.Duration{
+	store.SyncProducts:     15 * time.Minute,
+	store.SyncSales:        5 * time.Minute,
+	store.SyncDeletedSales: 5 * time.Minute,
+}
+
+// Offset is a connection's stable place within its kind's spread, to the second.
+func Offset(connectionID string, kind store.SyncKind) time.Duration {
+	spread := Spread[kind]
+	if spread < time.Second {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(connectionID))
+	_, _ = h.Write([]byte(kind))
+	// FNV's low bits follow its input's closely (similar ids would crowd a few seconds): mix
+	// them as SplitMix64 does before taking the remainder.
+	x := h.Sum64()
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return time.Duration(x%uint64(spread/time.Second)) * time.Second
+}
+
+func (q *Queue) enqueue(ctx context.Context, tx store.Store, connectionID string, kind store.SyncKind, trigger store.RunTrigger, at time.Time) (*store.Run, error) {
 	sqlTx, ok := sqlstore.SQLTx(tx)
 	if !ok {
 		return nil, errors.New("jobs: Enqueue needs the store of a transaction")
@@ -246,13 +279,23 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 	carrier := propagation.MapCarrier{}
 	tracing.Propagator.Inject(ctx, carrier)
 	args.TraceParent = carrier["traceparent"]
-	res, err := q.client.InsertTx(ctx, sqlTx, args, nil)
+	var opts *river.InsertOpts
+	if !at.IsZero() {
+		opts = &river.InsertOpts{ScheduledAt: at}
+	}
+	res, err := q.client.InsertTx(ctx, sqlTx, args, opts)
 	if err == nil && res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
 		args.Followup = true
-		res, err = q.client.InsertTx(ctx, sqlTx, args, nil)
+		res, err = q.client.InsertTx(ctx, sqlTx, args, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueueing a %s sync: %w", kind, err)
+	}
+	if res.UniqueSkippedAsDuplicate && at.IsZero() && res.Job.State == rivertype.JobStateScheduled {
+		// A trigger for now merges into a sync scheduled later in its slot: it runs now.
+		if _, err := q.client.JobRetryTx(ctx, sqlTx, res.Job.ID); err != nil {
+			return nil, fmt.Errorf("bringing the scheduled %s sync forward: %w", kind, err)
+		}
 	}
 	if res.UniqueSkippedAsDuplicate {
 		// Merged into the sync already queued: every job is inserted here with its run.
@@ -271,6 +314,10 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 
 // Trigger enqueues a sync in its own transaction.
 func (q *Queue) Trigger(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger) (*store.Run, error) {
+	return q.trigger(ctx, connectionID, kind, trigger, time.Time{})
+}
+
+func (q *Queue) trigger(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger, at time.Time) (*store.Run, error) {
 	var out *store.Run
 	err := q.store.Tx(ctx, func(tx store.Store) error {
 		c, err := tx.GetConnection(ctx, connectionID)
@@ -280,7 +327,7 @@ func (q *Queue) Trigger(ctx context.Context, connectionID string, kind store.Syn
 		if c.State != store.ConnectionActive {
 			return errs.FailedPrecondition("connection %s is %s; activate it first", c.ID, c.State)
 		}
-		out, err = q.Enqueue(ctx, tx, connectionID, kind, trigger)
+		out, err = q.enqueue(ctx, tx, connectionID, kind, trigger, at)
 		return err
 	})
 	return out, err
@@ -333,6 +380,12 @@ type fanoutWorker struct {
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
+	return w.q.Fanout(ctx, store.SyncKind(job.Args.SyncKind), job.Args.Slot)
+}
+
+// Fanout asks for a kind's sync of every active connection, each at its own offset after slot.
+func (q *Queue) Fanout(ctx context.Context, kind store.SyncKind, slot time.Time) error {
+	w := fanoutWorker{q: q}
 	var after string
 	for {
 		cs, err := w.q.store.ListConnections(ctx, store.ConnectionFilter{State: store.ConnectionActive, AfterID: after, Limit: 200})
@@ -340,7 +393,9 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 			return err
 		}
 		for _, c := range cs {
-			if _, err := w.q.Trigger(ctx, c.ID, store.SyncKind(job.Args.SyncKind), store.TriggerSchedule); err != nil && !errs.Is(err, errs.KindFailedPrecondition) {
+			// Each connection at its own second of the slot.
+			at := slot.Add(Offset(c.ID, kind))
+			if _, err := w.q.trigger(ctx, c.ID, kind, store.TriggerSchedule, at); err != nil && !errs.Is(err, errs.KindFailedPrecondition) {
 				return err
 			}
 		}

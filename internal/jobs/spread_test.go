@@ -1,0 +1,88 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/handybind/handybind/internal/jobs"
+	"github.com/handybind/handybind/internal/store"
+	"github.com/handybind/handybind/internal/store/sqlstore"
+	"github.com/handybind/handybind/internal/syncer"
+	"github.com/handybind/handybind/internal/testdb"
+)
+
+// TestOffsetsSpreadTheFleet: each connection keeps one offset within its kind's spread, and
+// 10,000 connections fill the spread evenly, so no second of it takes more than a few.
+func TestOffsetsSpreadTheFleet(t *testing.T) {
+	t.Parallel()
+	perSecond := map[time.Duration]int{}
+	for i := range 10000 {
+		id := fmt.Sprintf("01a2%04x-0000-7000-8000-%012x", i, i)
+		off := jobs.Offset(id, store.SyncSales)
+		require.Equal(t, off, jobs.Offset(id, store.SyncSales), "stable")
+		require.GreaterOrEqual(t, off, time.Duration(0))
+		require.Less(t, off, jobs.Spread[store.SyncSales])
+		perSecond[off]++
+	}
+	// 300 seconds for 10,000 connections: 33 a second on average.
+	require.Greater(t, len(perSecond), 290, "nearly every second of the spread is used")
+	most := 0
+	for _, n := range perSecond {
+		most = max(most, n)
+	}
+	require.Less(t, most, 70, "no second takes more than about twice its share")
+}
+
+// TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow: a slot's fan-out schedules each
+// connection's sync at the slot plus its offset; a manual trigger meanwhile merges into that
+// sync and brings it forward to now instead of waiting for its second.
+func TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, testdb.SQLite(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	_, err = db.Migrate(ctx, nil)
+	require.NoError(t, err)
+	st := sqlstore.New(db)
+	log := slog.New(slog.DiscardHandler)
+	q, err := jobs.New(db, st, syncer.New(syncer.Deps{Store: st, Log: log}), log, jobs.Options{})
+	require.NoError(t, err)
+
+	// A connection whose offset is at least a minute into the slot.
+	var c *store.Connection
+	for i := 0; c == nil; i++ {
+		id := fmt.Sprintf("01a21a0f-eea7-7b10-aca4-%012x", i)
+		if jobs.Offset(id, store.SyncSales) >= time.Minute {
+			c = &store.Connection{ID: id, Tenant: "acme", DisplayName: "x", State: store.ConnectionActive}
+		}
+	}
+	require.NoError(t, st.CreateConnection(ctx, c))
+	slot := time.Now().UTC().Truncate(time.Minute)
+	require.NoError(t, q.Fanout(ctx, store.SyncSales, slot))
+
+	scheduled := func() (time.Time, string) {
+		var at time.Time
+		var state string
+		require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT scheduled_at, state FROM river_job WHERE kind = 'handybind.sync'`).Scan(&at, &state))
+		return at.UTC(), state
+	}
+	at, state := scheduled()
+	require.Equal(t, "scheduled", state)
+	require.WithinDuration(t, slot.Add(jobs.Offset(c.ID, store.SyncSales)), at, time.Second)
+
+	runs, err := st.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	run, err := q.Trigger(ctx, c.ID, store.SyncSales, store.TriggerManual)
+	require.NoError(t, err)
+	require.Equal(t, runs[0].ID, run.ID, "merged into the scheduled sync")
+	at, state = scheduled()
+	require.Equal(t, "available", state)
+	require.False(t, at.After(time.Now().Add(time.Second)), "brought forward to now, not left at %s", at)
+}
