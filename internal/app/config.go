@@ -18,6 +18,7 @@ import (
 
 	"github.com/handybind/handybind/internal/catalog"
 	"github.com/handybind/handybind/internal/egress"
+	"github.com/handybind/handybind/internal/jobs"
 	"github.com/handybind/handybind/internal/secret"
 	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/syncer"
@@ -46,6 +47,9 @@ type Config struct {
 	SecretKeyFile string
 	// MappingsDir holds the mapping files, <dir>/<name>/<version>.yaml; changes are picked up live.
 	MappingsDir string
+	// SyncSpread is how far after its slot each connection's scheduled sync may start, at a
+	// stable offset per connection (products: three times as far).
+	SyncSpread time.Duration
 	// MaxInFlight bounds the API calls served at once; beyond it calls are refused at once
 	// (RESOURCE_EXHAUSTED, HTTP 429) instead of queueing. 0: no bound.
 	MaxInFlight int
@@ -88,6 +92,7 @@ func Defaults() Config {
 		MappingsDir:           "mappings",
 		MappingRefresh:        catalog.DefaultRefresh,
 		MaxInFlight:           128,
+		SyncSpread:            jobs.DefaultSpread,
 		KeyRate:               100,
 		BindRequestsPerSecond: 5,
 		JobTimeout:            syncer.DefaultStallTimeout,
@@ -165,6 +170,9 @@ func (c Config) Validate() error {
 	}
 	if c.JobTimeout < time.Second {
 		add("job-timeout: %s is shorter than a second", c.JobTimeout)
+	}
+	if c.SyncSpread < 0 || c.SyncSpread > 9*time.Minute {
+		add("sync-spread: %s must be between 0 and 9m, so that a sync starts within its 10-minute slot", c.SyncSpread)
 	}
 	if c.MaxInFlight < 0 {
 		add("max-in-flight: %d is negative; 0 means no bound", c.MaxInFlight)

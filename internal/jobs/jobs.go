@@ -127,6 +127,7 @@ type Queue struct {
 	engine *syncer.Engine
 	log    *slog.Logger
 	reap   time.Duration
+	spread time.Duration
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -140,6 +141,8 @@ type Options struct {
 	PollInterval time.Duration
 	// ReapEvery is how often runs whose process died are looked for [15s].
 	ReapEvery time.Duration
+	// Spread is how far after its slot a connection's scheduled sync may start [DefaultSpread].
+	Spread time.Duration
 }
 
 // New builds a Queue on the service's database. Start runs it.
@@ -153,7 +156,10 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 	if o.ReapEvery == 0 {
 		o.ReapEvery = 15 * time.Second
 	}
-	q := &Queue{store: st, engine: engine, log: log, reap: o.ReapEvery}
+	if o.Spread == 0 {
+		o.Spread = DefaultSpread
+	}
+	q := &Queue{store: st, engine: engine, log: log, reap: o.ReapEvery, spread: o.Spread}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{engine: engine, log: log})
 	river.AddWorker(workers, &fanoutWorker{q: q})
@@ -241,19 +247,23 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Store, connectionID string
 	return q.enqueue(ctx, tx, connectionID, kind, trigger, time.Time{})
 }
 
-// Spread is how far after its slot each connection's scheduled sync of a kind may start: a
-// stable offset per connection within it, so that thousands of connections do not call Handy and
-// Bind in the same second. Half the interval for the 10-minute syncs, so each ends well within its
-// slot.
-var Spread = map[store.SyncKind]time.Duration{
-	store.SyncProducts:     15 * time.Minute,
-	store.SyncSales:        5 * time.Minute,
-	store.SyncDeletedSales: 5 * time.Minute,
+// DefaultSpread is how far after its slot a connection's scheduled sales or deleted-sales sync may
+// start: a stable offset per connection within it, so that thousands of connections do not call
+// Handy and Bind in the same second. Half the 10-minute interval, so each sync ends well within
+// its slot; products, twice a day, spread over three times as long.
+const DefaultSpread = 5 * time.Minute
+
+// spreadOf is the spread of a kind's syncs, given the sales syncs' spread.
+func spreadOf(kind store.SyncKind, spread time.Duration) time.Duration {
+	if kind == store.SyncProducts {
+		return 3 * spread
+	}
+	return spread
 }
 
-// Offset is a connection's stable place within its kind's spread, to the second.
-func Offset(connectionID string, kind store.SyncKind) time.Duration {
-	spread := Spread[kind]
+// Offset is a connection's stable place, to the second, within spread.
+func Offset(connectionID string, kind store.SyncKind, spread time.Duration) time.Duration {
+	spread = spreadOf(kind, spread)
 	if spread < time.Second {
 		return 0
 	}
@@ -394,7 +404,7 @@ func (q *Queue) Fanout(ctx context.Context, kind store.SyncKind, slot time.Time)
 		}
 		for _, c := range cs {
 			// Each connection at its own second of the slot.
-			at := slot.Add(Offset(c.ID, kind))
+			at := slot.Add(Offset(c.ID, kind, q.spread))
 			if _, err := w.q.trigger(ctx, c.ID, kind, store.TriggerSchedule, at); err != nil && !errs.Is(err, errs.KindFailedPrecondition) {
 				return err
 			}

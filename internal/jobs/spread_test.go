@@ -23,10 +23,10 @@ func TestOffsetsSpreadTheFleet(t *testing.T) {
 	perSecond := map[time.Duration]int{}
 	for i := range 10000 {
 		id := fmt.Sprintf("01a2%04x-0000-7000-8000-%012x", i, i)
-		off := jobs.Offset(id, store.SyncSales)
-		require.Equal(t, off, jobs.Offset(id, store.SyncSales), "stable")
+		off := jobs.Offset(id, store.SyncSales, jobs.DefaultSpread)
+		require.Equal(t, off, jobs.Offset(id, store.SyncSales, jobs.DefaultSpread), "stable")
 		require.GreaterOrEqual(t, off, time.Duration(0))
-		require.Less(t, off, jobs.Spread[store.SyncSales])
+		require.Less(t, off, jobs.DefaultSpread)
 		perSecond[off]++
 	}
 	// 300 seconds for 10,000 connections: 33 a second on average.
@@ -58,7 +58,7 @@ func TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow(t *testing.T) {
 	var c *store.Connection
 	for i := 0; c == nil; i++ {
 		id := fmt.Sprintf("01a21a0f-eea7-7b10-aca4-%012x", i)
-		if jobs.Offset(id, store.SyncSales) >= time.Minute {
+		if jobs.Offset(id, store.SyncSales, jobs.DefaultSpread) >= time.Minute {
 			c = &store.Connection{ID: id, Tenant: "acme", DisplayName: "x", State: store.ConnectionActive}
 		}
 	}
@@ -74,7 +74,7 @@ func TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow(t *testing.T) {
 	}
 	at, state := scheduled()
 	require.Equal(t, "scheduled", state)
-	require.WithinDuration(t, slot.Add(jobs.Offset(c.ID, store.SyncSales)), at, time.Second)
+	require.WithinDuration(t, slot.Add(jobs.Offset(c.ID, store.SyncSales, jobs.DefaultSpread)), at, time.Second)
 
 	runs, err := st.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Limit: 10})
 	require.NoError(t, err)
