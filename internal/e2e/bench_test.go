@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -183,6 +185,136 @@ func BenchmarkBacklogMemory(b *testing.B) {
 		b.ReportMetric(float64(n), "sales")
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "sales/s")
 		b.ReportMetric(startRSS, "rss_before_MB")
+		b.ReportMetric(peakRSS(b, p.cmd.Process.Pid), "peak_rss_MB")
+	}
+}
+
+// cpuSeconds is the CPU time a process has used (user and system), from /proc/<pid>/stat.
+func cpuSeconds(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // clock ticks; 100 a second on Linux
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkFleetOnOneReplica: one replica on PostgreSQL with HANDYBIND_BENCH_CONNECTIONS active
+// connections (10,000 by default), each its own Handy account. At start the schedules fan out a
+// sales and a deleted-sales sync of every connection, each at its stable offset within
+// --sync-spread (HANDYBIND_BENCH_SPREAD_SECONDS, 300 by default). It reports how late after its
+// scheduled second each sync started, how long the fan-out took, the peak memory, and the CPU
+// the replica uses once the slot's syncs are done (idle overhead).
+func BenchmarkFleetOnOneReplica(b *testing.B) {
+	n := envInt("HANDYBIND_BENCH_CONNECTIONS", 10000)
+	spread := time.Duration(envInt("HANDYBIND_BENCH_SPREAD_SECONDS", 300)) * time.Second
+	for b.Loop() {
+		ctx := context.Background()
+		dbURL := testdb.Postgres(b)
+		key := newKey()
+		c := newCompany(b)
+		setup := start(b, dbURL, key, "--log-level", "warn", "--no-schedule", "--key-rps", "0")
+		first := c.connect(b, setup)
+		for i := 1; i < n; i++ {
+			tok := fmt.Sprintf("h-tok-%d", i)
+			c.handy.AddToken(tok)
+			if _, err := setup.connections().CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{
+				DisplayName: fmt.Sprintf("Distribuidora %05d", i), Tenant: "acme", Handy: &pb.HandyCredentials{BaseUrl: c.handyURL, Token: tok},
+				Bind:     &pb.BindCredentials{BaseUrl: c.bindURL, UserName: "admin", Token: "b-tok"},
+				Settings: &pb.ConnectionSettings{PriceList: "Lista General", Currency: "MXN", Warehouse: "Matriz", LedgerAccount: "105-01-001"},
+			}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pg, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close(ctx)
+		// The others take the first one's resolved Bind ids, as if each had been activated.
+		if _, err := pg.Exec(ctx, `UPDATE connections AS c SET state = 'active', price_list_id = f.price_list_id,
+			currency_id = f.currency_id, warehouse_id = f.warehouse_id, location_id = f.location_id, account_id = f.account_id,
+			user_id = f.user_id, resolved_at = f.resolved_at FROM connections AS f WHERE f.id = $1 AND c.id <> f.id`, first); err != nil {
+			b.Fatal(err)
+		}
+		if err := setup.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			b.Fatal(err)
+		}
+		_ = setup.cmd.Wait()
+
+		begin := time.Now()
+		p := start(b, dbURL, key, "--log-level", "warn", "--key-rps", "0", "--sync-spread", spread.String())
+		syncs := 2 * n // sales and deleted sales
+		var done, inserted int
+		var fanoutTook time.Duration
+		for done < syncs {
+			if time.Since(begin) > spread+10*time.Minute {
+				b.Fatalf("%d of %d scheduled syncs done after %s", done, syncs, time.Since(begin))
+			}
+			time.Sleep(time.Second)
+			if fanoutTook == 0 {
+				if err := pg.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'handybind.sync'`).Scan(&inserted); err != nil {
+					b.Fatal(err)
+				}
+				if inserted >= syncs {
+					fanoutTook = time.Since(begin)
+				}
+			}
+			if err := pg.QueryRow(ctx, `SELECT count(*) FROM runs WHERE trigger = 'schedule' AND finished_at IS NOT NULL`).Scan(&done); err != nil {
+				b.Fatal(err)
+			}
+		}
+
+		// How late each sync started after its second of the slot (or after it was queued, for the
+		// slot the replica caught up with as it started: those seconds had passed).
+		rows, err := pg.Query(ctx, `SELECT EXTRACT(EPOCH FROM r.started_at - GREATEST(j.scheduled_at, j.created_at))
+			FROM runs r JOIN river_job j ON j.kind = 'handybind.sync' AND (j.args->>'run_id')::uuid = r.id WHERE r.trigger = 'schedule'`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var late []time.Duration
+		for rows.Next() {
+			var seconds float64
+			if err := rows.Scan(&seconds); err != nil {
+				b.Fatal(err)
+			}
+			late = append(late, max(0, time.Duration(seconds*float64(time.Second))))
+		}
+		rows.Close()
+		if len(late) != syncs {
+			b.Fatalf("%d scheduled runs matched their jobs, want %d", len(late), syncs)
+		}
+		failed := 0
+		if err := pg.QueryRow(ctx, `SELECT count(*) FROM runs WHERE trigger = 'schedule' AND state NOT IN ('succeeded', 'partial')`).Scan(&failed); err != nil {
+			b.Fatal(err)
+		}
+		if failed > 0 {
+			b.Errorf("%d scheduled syncs did not succeed", failed)
+		}
+
+		// Idle: the slot's work is done; what does the replica spend waiting for the next one?
+		cpu0, t0 := cpuSeconds(b, p.cmd.Process.Pid), time.Now()
+		time.Sleep(20 * time.Second)
+		idle := (cpuSeconds(b, p.cmd.Process.Pid) - cpu0) / time.Since(t0).Seconds()
+
+		b.ReportMetric(float64(n), "connections")
+		b.ReportMetric(fanoutTook.Seconds(), "fanout_s")
+		b.ReportMetric(percentile(late, 0.5).Seconds(), "late_p50_s")
+		b.ReportMetric(percentile(late, 0.99).Seconds(), "late_p99_s")
+		b.ReportMetric(percentile(late, 1).Seconds(), "late_max_s")
+		b.ReportMetric(time.Since(begin).Seconds(), "slot_done_s")
+		b.ReportMetric(100*idle, "idle_cpu_%core")
 		b.ReportMetric(peakRSS(b, p.cmd.Process.Pid), "peak_rss_MB")
 	}
 }
