@@ -305,7 +305,7 @@ func BenchmarkFleetOnOneReplica(b *testing.B) {
 
 		// Idle: the slot's work is done; what does the replica spend waiting for the next one?
 		cpu0, t0 := cpuSeconds(b, p.cmd.Process.Pid), time.Now()
-		time.Sleep(20 * time.Second)
+		time.Sleep(time.Duration(envInt("HANDYBIND_BENCH_IDLE_SECONDS", 20)) * time.Second)
 		idle := (cpuSeconds(b, p.cmd.Process.Pid) - cpu0) / time.Since(t0).Seconds()
 
 		b.ReportMetric(float64(n), "connections")
