@@ -92,6 +92,14 @@ func (r *lazyRecord) value(name string) any {
 // JSON objects, so field names are the definition's.
 func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, items []T) {
 	q := r.URL.Query()
+	if rows, ok := selectRows(w, q, items); ok {
+		writePage(w, r, nextLink, q, rows)
+	}
+}
+
+// selectRows applies $filter and $orderby; a query it cannot read is answered as Bind does, and
+// ok is false.
+func selectRows[T any](w http.ResponseWriter, q url.Values, items []T) (_ []T, ok bool) {
 	fields := jsonFields(reflect.TypeFor[T]())
 	type row struct {
 		item T
@@ -103,7 +111,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 		n, err := parseFilter(f)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. "+err.Error())
-			return
+			return nil, false
 		}
 		filter = n
 	}
@@ -113,7 +121,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 			ok, err := filter.eval(rec)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. "+err.Error())
-				return
+				return nil, false
 			}
 			if !ok {
 				continue
@@ -131,7 +139,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 			f := strings.Fields(part)
 			if len(f) == 0 || !knownField(fields, f[0]) {
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("The query specified in the URI is not valid. Could not find a property named '%s'.", part))
-				return
+				return nil, false
 			}
 			keys = append(keys, key{f[0], len(f) > 1 && f[1] == "desc"})
 		}
@@ -148,6 +156,23 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 			return 0
 		})
 	}
+	if _, ok := intParam(q, "$skip", 0); !ok {
+		writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. $skip and $top must be non-negative integers.")
+		return nil, false
+	}
+	if _, ok := intParam(q, "$top", PageSize); !ok {
+		writeError(w, http.StatusBadRequest, "The query specified in the URI is not valid. $skip and $top must be non-negative integers.")
+		return nil, false
+	}
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = r.item
+	}
+	return out, true
+}
+
+// writePage answers the page of rows that $skip and $top ask for.
+func writePage[T any](w http.ResponseWriter, r *http.Request, nextLink bool, q url.Values, rows []T) {
 	skip, ok := intParam(q, "$skip", 0)
 	top, ok2 := intParam(q, "$top", PageSize)
 	if !ok || !ok2 {
@@ -159,7 +184,7 @@ func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, it
 	end := min(skip+top, total)
 	out := pageOf[T]{Value: make([]T, 0, max(end-skip, 0)), Count: int64(total)}
 	for i := skip; i < end; i++ {
-		out.Value = append(out.Value, rows[i].item)
+		out.Value = append(out.Value, rows[i])
 	}
 	if nextLink && end < total {
 		next := url.Values{}

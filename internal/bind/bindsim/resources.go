@@ -105,6 +105,7 @@ func (s *Sim) createProduct(w http.ResponseWriter, body []byte) {
 		return
 	}
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	cur, ok := s.currency(in.CurrencyID)
 	if !ok {
@@ -136,6 +137,7 @@ func (s *Sim) editProduct(w http.ResponseWriter, body []byte) {
 		return
 	}
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	p := s.findProduct(in.ID)
 	if p == nil {
@@ -223,6 +225,7 @@ func (s *Sim) createClient(w http.ResponseWriter, body []byte) {
 		return
 	}
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	pl, ok := s.priceList(in.PriceListID)
 	if !ok {
@@ -287,6 +290,7 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 		return
 	}
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	c := s.findClient(in.ClientID)
 	if c == nil {
@@ -384,6 +388,7 @@ func (s *Sim) createOrder(w http.ResponseWriter, body []byte, profile bind.UserP
 
 func (s *Sim) deleteOrder(w http.ResponseWriter, id string) {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	i, o := s.findOrder(id)
 	if o == nil {

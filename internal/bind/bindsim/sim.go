@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,6 +62,11 @@ type Sim struct {
 	clients    []*clientRecord
 	orders     []*bind.OrderDetails
 	nextNumber int64
+	// version counts the times the model was locked to change; lists keeps, per list query
+	// without $skip and $top, the filtered and ordered items of the version it was built at, so
+	// that reading a long list page by page does not filter and sort it again for every page.
+	version uint64
+	lists   map[string]cachedList
 
 	// DeleteMode is read on every DELETE of an order.
 	DeleteMode DeleteMode
@@ -112,6 +118,7 @@ func newID() string { return uuid.NewString() }
 // AddToken lets a key in as the given user; an empty profile gets a made-up user.
 func (s *Sim) AddToken(token string, p bind.UserProfile) bind.UserProfile {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	if p.UserID == "" {
 		p.UserID = newID()
@@ -135,6 +142,7 @@ func (s *Sim) AddToken(token string, p bind.UserProfile) bind.UserProfile {
 // RevokeToken makes a key answer 401 from now on.
 func (s *Sim) RevokeToken(token string) {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	delete(s.tokens, token)
 }
@@ -142,6 +150,7 @@ func (s *Sim) RevokeToken(token string) {
 // AddPriceList adds a price list and returns its id.
 func (s *Sim) AddPriceList(name string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	s.priceLists = append(s.priceLists, priceList{ID: id, Name: name})
@@ -151,6 +160,7 @@ func (s *Sim) AddPriceList(name string) string {
 // AddCurrency adds a currency; the code "MXN" gets Bind's well-known MXN id.
 func (s *Sim) AddCurrency(code, name string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	if code == "MXN" {
@@ -163,6 +173,7 @@ func (s *Sim) AddCurrency(code, name string) string {
 // AddLocation adds a location (sucursal) and returns its id.
 func (s *Sim) AddLocation(name string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	s.locations = append(s.locations, location{ID: id, Name: name, City: "Monterrey", State: "Nuevo León"})
@@ -172,6 +183,7 @@ func (s *Sim) AddLocation(name string) string {
 // AddWarehouse adds a warehouse of a location and returns its id.
 func (s *Sim) AddWarehouse(name, locationID string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	s.warehouses = append(s.warehouses, warehouse{ID: id, Name: name, LocationID: locationID})
@@ -181,6 +193,7 @@ func (s *Sim) AddWarehouse(name, locationID string) string {
 // AddAccount adds a ledger account and returns its id.
 func (s *Sim) AddAccount(number, description string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	s.accounts = append(s.accounts, account{ID: id, Number: number, Description: description, GLGroup: "Activo", Group: "Activo circulante", SubGroup: "Clientes"})
@@ -190,6 +203,7 @@ func (s *Sim) AddAccount(number, description string) string {
 // AddUser adds a user and returns its id.
 func (s *Sim) AddUser(fullName, email string) string {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	id := newID()
 	s.users = append(s.users, user{ID: id, FullName: fullName, Email: email, UserName: email})
@@ -200,6 +214,7 @@ func (s *Sim) AddUser(fullName, email string) string {
 // (the public API cannot).
 func (s *Sim) SetPrice(productID, priceListID string, net money.Decimal) error {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	p := s.findProduct(productID)
 	if p == nil {
@@ -214,6 +229,7 @@ func (s *Sim) SetPrice(productID, priceListID string, net money.Decimal) error {
 // leave. It reports whether the order exists.
 func (s *Sim) FulfillOrder(id string) bool {
 	s.mu.Lock()
+	s.version++ // any change may alter a list: cached pages are stale
 	defer s.mu.Unlock()
 	_, o := s.findOrder(id)
 	if o == nil {
@@ -359,9 +375,46 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, route, id string, bo
 	}
 }
 
+// cachedList is a list query's selected items at a version of the model.
+type cachedList struct {
+	version uint64
+	rows    any
+}
+
 // list answers a list route with the wire items f builds under the simulator's lock.
 func list[T any](s *Sim, w http.ResponseWriter, r *http.Request, f func() []T) {
-	answerList(w, r, !s.omitNextLink, locked(s, f))
+	q := r.URL.Query()
+	page := url.Values{}
+	for k, v := range q {
+		if k != "$skip" && k != "$top" {
+			page[k] = v
+		}
+	}
+	key := r.URL.Path + "?" + page.Encode()
+	s.mu.Lock()
+	c, ok := s.lists[key]
+	current := s.version
+	s.mu.Unlock()
+	if ok && c.version == current {
+		writePage(w, r, !s.omitNextLink, q, c.rows.([]T))
+		return
+	}
+	var at uint64
+	items := locked(s, func() []T { at = s.version; return f() })
+	rows, ok := selectRows(w, q, items)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	if s.lists == nil {
+		s.lists = map[string]cachedList{}
+	}
+	if len(s.lists) > 64 {
+		clear(s.lists)
+	}
+	s.lists[key] = cachedList{version: at, rows: rows}
+	s.mu.Unlock()
+	writePage(w, r, !s.omitNextLink, q, rows)
 }
 
 // each maps every record of the model to its wire form.

@@ -117,7 +117,13 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		Logger:                 newGormLogger(log),
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		SkipDefaultTransaction: true,
-		TranslateError:         false,
+		// Statements are parsed once per connection and reused: the sync sends the same few
+		// thousands of times. The cache is bounded, as lists with IN (…) of many sizes would
+		// otherwise grow it without end.
+		PrepareStmt:        true,
+		PrepareStmtMaxSize: 500,
+		PrepareStmtTTL:     time.Hour,
+		TranslateError:     false,
 	}
 	switch t.Dialect {
 	case Postgres:

@@ -72,7 +72,12 @@ func SQLTx(s store.Store) (*sql.Tx, bool) {
 	if !ok || !st.inTx {
 		return nil, false
 	}
-	tx, ok := st.db.Statement.ConnPool.(*sql.Tx)
+	pool := st.db.Statement.ConnPool
+	// With prepared statements on, GORM wraps the transaction.
+	if p, ok := pool.(*gorm.PreparedStmtTX); ok {
+		pool = p.Tx
+	}
+	tx, ok := pool.(*sql.Tx)
 	return tx, ok
 }
 
