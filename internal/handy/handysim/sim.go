@@ -519,22 +519,27 @@ func (s *Sim) listOrders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deleted := q.Get("deleted") == "true"
-	// Copies of the orders, and only the page's converted: a long history is not turned into JSON
-	// for every page read.
-	orders := collect(s, s.orders, func(o *handy.SalesOrder) bool {
+	// Only the page's orders are converted, and nothing is copied but pointers: a long history
+	// is neither copied nor turned into JSON for every page read. The lock is held until the page
+	// is written, so that nothing changes while a record is read.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var orders []*handy.SalesOrder
+	for _, o := range s.orders {
 		if o.Deleted != deleted {
-			return false
+			continue
 		}
-		if field == "" {
-			return true
+		if field != "" {
+			if t, _ := orderDate(o, field); !inWindow(t, start, end) {
+				continue
+			}
 		}
-		t, _ := orderDate(o, field)
-		return inWindow(t, start, end)
-	}, func(o *handy.SalesOrder) handy.SalesOrder { return *o })
+		orders = append(orders, o)
+	}
 	if q.Get("order") == "desc" {
 		slices.Reverse(orders)
 	}
-	pageOf(w, r, "salesOrders", orders, func(o handy.SalesOrder) wireSalesOrder { return toWireSalesOrder(&o) })
+	pageOf(w, r, "salesOrders", orders, toWireSalesOrder)
 }
 
 func (s *Sim) oneOrder(w http.ResponseWriter, match func(*handy.SalesOrder) bool) {
