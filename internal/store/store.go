@@ -288,6 +288,8 @@ type LinkStore interface {
 	PutLink(ctx context.Context, l *Link) error
 	// PutLinks inserts or replaces many links at once (without filling in their times).
 	PutLinks(ctx context.Context, links ...*Link) error
+	// DeletePendingLinks removes the links of these Handy ids that are still pending.
+	DeletePendingLinks(ctx context.Context, connectionID string, entity Entity, handyIDs ...string) error
 	// GetLinks returns the links of these Handy ids that exist, by Handy id.
 	GetLinks(ctx context.Context, connectionID string, entity Entity, handyIDs []string) (map[string]*Link, error)
 	// FindLinkByBindID returns the link whose Bind record is bindID, or a not-found error.

@@ -479,4 +479,6 @@ type session struct {
 	links         map[string]*store.Link    // the links of the page of sales in hand, read ahead
 	customers     map[string][2]string      // Bind client and address by customer code, once known
 	confirmed     []confirmation            // sales sent to Bind since the last flush
+	prewritten    map[string]bool           // sales whose pending link was written with their page's
+	unsent        []string                  // of those, sales held back: their links go at the flush
 }

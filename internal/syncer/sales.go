@@ -144,16 +144,35 @@ const linkBatch = 100
 // read each.
 func (s *session) prefetchLinks(ctx context.Context, page []handy.SalesOrder) error {
 	ids := make([]string, len(page))
+	handled := map[string]bool{} // already handled in this run (sales that were waiting)
 	for i, sale := range page {
 		ids[i] = strconv.FormatInt(sale.ID, 10)
+		handled[ids[i]] = s.seen[sale.ID]
 	}
 	links, err := s.e.d.Store.GetLinks(ctx, s.c.ID, store.EntitySale, ids)
 	if err != nil {
 		return err
 	}
 	s.links = make(map[string]*store.Link, len(ids))
+	var fresh []*store.Link
 	for _, id := range ids {
 		s.links[id] = links[id] // nil: no link
+		if links[id] == nil && !s.prewritten[id] && !handled[id] {
+			fresh = append(fresh, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: id, State: store.LinkPending, MappingVersion: s.m.Version})
+		}
+	}
+	// The pending links of the page's new sales, in one statement before any of their orders is
+	// sent: each says "this sale's order may be in Bind", so that after a crash the next run
+	// looks in Bind before sending it. A sale that then waits has its link taken back at the
+	// next flush.
+	if err := s.e.d.Store.PutLinks(ctx, fresh...); err != nil {
+		return err
+	}
+	if s.prewritten == nil {
+		s.prewritten = map[string]bool{}
+	}
+	for _, l := range fresh {
+		s.prewritten[l.HandyID] = true
 	}
 	return nil
 }
@@ -304,8 +323,10 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 			return s.confirmSale(ctx, saleID, id, sum, "found in Bind by PurchaseOrder after an earlier attempt whose answer was lost")
 		}
 	}
-	if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
-		return err
+	if !s.prewritten[saleID] {
+		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
+			return err
+		}
 	}
 	id, err := s.bind.CreateOrder(ctx, order)
 	if errors.Is(err, bind.ErrOutcomeUnknown) {
@@ -325,6 +346,11 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 // postpone keeps a sale pending with its reason, so a later run tries it again; only an error
 // that stops the whole run (credentials, the context) is returned.
 func (s *session) postpone(ctx context.Context, saleID, sum, reason string, cause error) error {
+	if s.prewritten[saleID] {
+		// Its order was not sent: the pending link written ahead goes at the next flush.
+		s.unsent = append(s.unsent, saleID)
+		delete(s.prewritten, saleID)
+	}
 	p, err := s.e.d.Store.PutPendingSale(ctx, s.c.ID, saleID, reason)
 	if err != nil {
 		return err
@@ -369,7 +395,7 @@ type confirmation struct {
 // link, written before its order was sent: a run that dies before the flush leaves pending links,
 // and the next run finds those orders in Bind by PurchaseOrder instead of sending them again.
 func (s *session) flushConfirmed(ctx context.Context, cursor time.Time) error {
-	if len(s.confirmed) == 0 && cursor.IsZero() {
+	if len(s.confirmed) == 0 && len(s.unsent) == 0 && cursor.IsZero() {
 		return nil
 	}
 	links := make([]*store.Link, len(s.confirmed))
@@ -385,6 +411,11 @@ func (s *session) flushConfirmed(ctx context.Context, cursor time.Time) error {
 		}
 		if len(ids) > 0 {
 			if err := tx.DeletePendingSales(ctx, s.c.ID, ids...); err != nil {
+				return err
+			}
+		}
+		if len(s.unsent) > 0 {
+			if err := tx.DeletePendingLinks(ctx, s.c.ID, store.EntitySale, s.unsent...); err != nil {
 				return err
 			}
 		}
@@ -404,7 +435,10 @@ func (s *session) flushConfirmed(ctx context.Context, cursor time.Time) error {
 			s.links[c.link.HandyID] = c.link
 		}
 	}
-	s.confirmed = s.confirmed[:0]
+	for _, c := range s.confirmed {
+		delete(s.prewritten, c.link.HandyID)
+	}
+	s.confirmed, s.unsent = s.confirmed[:0], s.unsent[:0]
 	return nil
 }
 

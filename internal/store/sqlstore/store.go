@@ -385,6 +385,20 @@ func (s *Store) PutLinks(ctx context.Context, links ...*store.Link) error {
 	return adapt(err, fmt.Sprintf("%d links", len(links)))
 }
 
+// DeletePendingLinks implements store.LinkStore.
+func (s *Store) DeletePendingLinks(ctx context.Context, connectionID string, entity store.Entity, handyIDs ...string) error {
+	for len(handyIDs) > 0 {
+		batch := handyIDs[:min(len(handyIDs), 500)]
+		handyIDs = handyIDs[len(batch):]
+		err := s.db.WithContext(ctx).Where("connection_id = ? AND entity = ? AND state = ? AND handy_id IN ?", connectionID, string(entity), string(store.LinkPending), batch).
+			Delete(&linkRow{}).Error
+		if err != nil {
+			return adapt(err, fmt.Sprintf("%s links", entity))
+		}
+	}
+	return nil
+}
+
 // GetLinks implements store.LinkStore.
 func (s *Store) GetLinks(ctx context.Context, connectionID string, entity store.Entity, handyIDs []string) (map[string]*store.Link, error) {
 	out := make(map[string]*store.Link, len(handyIDs))

@@ -383,6 +383,14 @@ func testLinks(t *testing.T, s store.Store) {
 	require.Equal(t, "guid-1", found["42"].BindID)
 	require.Equal(t, "v2", found["48"].MappingVersion)
 	requireKind(t, s.PutLinks(ctx, &store.Link{ConnectionID: newID(t), Entity: store.EntitySale, HandyID: "1", State: store.LinkPending}), errs.KindNotFound)
+
+	// Only pending links are taken back.
+	require.NoError(t, s.PutLinks(ctx, &store.Link{ConnectionID: c.ID, Entity: store.EntitySale, HandyID: "49", State: store.LinkPending}))
+	require.NoError(t, s.DeletePendingLinks(ctx, c.ID, store.EntitySale, "49", "48", "50"))
+	found, err = s.GetLinks(ctx, c.ID, store.EntitySale, []string{"48", "49"})
+	require.NoError(t, err)
+	require.Contains(t, found, "48", "a confirmed link stays")
+	require.NotContains(t, found, "49")
 }
 
 func testTx(t *testing.T, s store.Store) {
