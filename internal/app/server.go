@@ -187,8 +187,9 @@ func (s *Server) build(ctx context.Context) error {
 		grpc.ChainUnaryInterceptor(api.UnaryInterceptors(s.log, validator, s.metrics,
 			api.Limits{InFlight: s.cfg.MaxInFlight, KeyRate: s.cfg.KeyRate, KeyBurst: int(2 * s.cfg.KeyRate)},
 			guard.Unary(), guard.Scope())...),
-		// Streams are few (reflection, health watch) but each holds memory: bound them too.
-		grpc.MaxConcurrentStreams(uint32(max(100, s.cfg.MaxInFlight))),
+		// Streams per connection are bounded too, but well above the calls in flight: calls
+		// beyond the stream limit wait in the client, where the server cannot refuse them at once.
+		grpc.MaxConcurrentStreams(uint32(max(1000, 4*s.cfg.MaxInFlight))),
 		grpc.ChainStreamInterceptor(api.StreamInterceptors(s.log, s.metrics, guard.Stream())...),
 		grpc.MaxRecvMsgSize(maxBody),
 		grpc.ForceServerCodecV2(api.Codec()),
