@@ -86,16 +86,10 @@ func (r *lazyRecord) value(name string) any {
 	return v
 }
 
-// answerList answers an OData list of wire items: $filter, $orderby, $skip and $top (at most
-// 100 whatever $top asks), with count of all matches and, if nextLink is set, a nextLink carrying
-// the other options over on every page but the last. Filters and orderings see the items as their
+// Lists answer OData queries on wire items: $filter, $orderby, $skip and $top (at most 100
+// whatever $top asks), with count of all matches and, if nextLink is set, a nextLink carrying the
+// other options over on every page but the last. Filters and orderings see the items as their
 // JSON objects, so field names are the definition's.
-func answerList[T any](w http.ResponseWriter, r *http.Request, nextLink bool, items []T) {
-	q := r.URL.Query()
-	if rows, ok := selectRows(w, q, items); ok {
-		writePage(w, r, nextLink, q, rows)
-	}
-}
 
 // selectRows applies $filter and $orderby; a query it cannot read is answered as Bind does, and
 // ok is false.
