@@ -446,6 +446,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		runtime.WithDisablePathLengthFallback(),
 		// The challenge names the scheme, as RFC 6750 has it; the reason is in the body.
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			err = api.GatewayStatus(err)
 			// A refusal for load says when to come back (429 with Retry-After).
 			if after := api.RetryAfter(err); after > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(after))

@@ -316,7 +316,7 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 		{"malformed URL", http.MethodPost, "/v1/connections", `{"displayName":"x","bind":{"baseUrl":"ftp//nope"}}`, 400, "connection.bind.base_url"},
 		{"page size 10000", http.MethodGet, "/v1/connections?pageSize=10000", "", 400, "page_size"},
 		{"unknown enum", http.MethodGet, "/v1/connections?state=CONNECTION_STATE_BOGUS", "", 400, "state"},
-		{"unknown JSON field", http.MethodPost, "/v1/connections", `{"displayName":"x","priceList":"General"}`, 400, `"priceList"`},
+		{"unknown JSON field", http.MethodPost, "/v1/connections", `{"displayName":"x","priceList":"General"}`, 400, `priceList: is not a field of this request`},
 		{"bad time zone", http.MethodPost, "/v1/connections", `{"displayName":"x","settings":{"timeZone":"Mars/Base"}}`, 400, "connection.settings.time_zone"},
 		{"bad page token", http.MethodGet, "/v1/connections?pageToken=xyz", "", 400, "page_token"},
 		{"not a uuid", http.MethodGet, "/v1/connections/42", "", 400, "id"},
@@ -525,4 +525,31 @@ func TestOverloadIsRefusedWithRetryAfter(t *testing.T) {
 	other := pb.NewConnectionServiceClient(dial(t, h.srv.GRPCAddr(), h.platformKey))
 	_, err = other.ListConnections(context.Background(), &pb.ListConnectionsRequest{})
 	require.NoError(t, err, "another key has its own budget")
+}
+
+// TestGatewayRefusalsNameTheField: what the REST gateway refuses before any handler runs (a query
+// parameter it cannot read, an unknown or mistyped body field, a body that is not JSON) carries a
+// BadRequest field violation like every other INVALID_ARGUMENT.
+func TestGatewayRefusalsNameTheField(t *testing.T) {
+	t.Parallel()
+	h := startServer(t, testConfig(t, testdb.SQLite(t)))
+	cases := []struct{ method, path, body, field, says string }{
+		{http.MethodGet, "/v1/connections?pageSize=abc", "", "page_size", "cannot be read"},
+		{http.MethodGet, "/v1/connections?state=9", "", "state", "is not one of the values this parameter takes"},
+		{http.MethodPost, "/v1/connections", `{"displayName":"x","priceList":"General"}`, "priceList", "is not a field of this request"},
+		{http.MethodPost, "/v1/mappings/handy-bind/versions", `{"source":5}`, "source", "has a value of the wrong type"},
+		{http.MethodPost, "/v1/connections", `{garbage`, "body", "is not valid JSON for this request"},
+	}
+	for _, tc := range cases {
+		res := h.do(t, tc.method, tc.path, tc.body)
+		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
+		require.Contains(t, res.body["message"], tc.field+": "+tc.says)
+		details, _ := res.body["details"].([]any)
+		require.Len(t, details, 1, res.raw)
+		d := details[0].(map[string]any)
+		require.Equal(t, "type.googleapis.com/google.rpc.BadRequest", d["@type"])
+		v := d["fieldViolations"].([]any)[0].(map[string]any)
+		require.Equal(t, tc.field, v["field"], res.raw)
+		require.Contains(t, v["description"], tc.says)
+	}
 }
