@@ -185,38 +185,34 @@ func (s *MappingServer) notFound(sc, tenant, name, version string) error {
 
 // DeprecateMappingVersion implements pb.MappingServiceServer.
 func (s *MappingServer) DeprecateMappingVersion(ctx context.Context, req *pb.DeprecateMappingVersionRequest) (*pb.Mapping, error) {
-	sc, _ := scope(ctx)
-	if _, err := tenantParam(sc, req.GetTenant()); err != nil {
-		return nil, err
-	}
-	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), false)
-	if errs.KindOf(err) == errs.KindNotFound {
-		return nil, s.notFound(sc, req.GetTenant(), req.GetName(), req.GetVersion())
-	}
-	if err != nil {
-		return nil, err
-	}
-	using, err := s.cat.Using(ctx, sc, v)
-	if err != nil {
-		return nil, err
-	}
-	return versionToProto(v, false, using), nil
+	return s.mark(ctx, req.GetTenant(), req.GetName(), req.GetVersion(), false)
 }
 
 // DeleteMappingVersion implements pb.MappingServiceServer.
 func (s *MappingServer) DeleteMappingVersion(ctx context.Context, req *pb.DeleteMappingVersionRequest) (*pb.Mapping, error) {
+	return s.mark(ctx, req.GetTenant(), req.GetName(), req.GetVersion(), true)
+}
+
+// mark deprecates or deletes a version for the caller, and answers what it became.
+func (s *MappingServer) mark(ctx context.Context, tenant, name, version string, del bool) (*pb.Mapping, error) {
 	sc, _ := scope(ctx)
-	if _, err := tenantParam(sc, req.GetTenant()); err != nil {
+	if _, err := tenantParam(sc, tenant); err != nil {
 		return nil, err
 	}
-	v, err := s.cat.Mark(ctx, sc, req.GetTenant(), req.GetName(), req.GetVersion(), true)
+	v, err := s.cat.Mark(ctx, sc, tenant, name, version, del)
 	if errs.KindOf(err) == errs.KindNotFound {
-		return nil, s.notFound(sc, req.GetTenant(), req.GetName(), req.GetVersion())
+		return nil, s.notFound(sc, tenant, name, version)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return versionToProto(v, false, nil), nil
+	var using []string
+	if !del {
+		if using, err = s.cat.Using(ctx, sc, v); err != nil {
+			return nil, err
+		}
+	}
+	return versionToProto(v, false, using), nil
 }
 
 // ValidateMapping implements pb.MappingServiceServer.

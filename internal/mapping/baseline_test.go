@@ -178,17 +178,7 @@ func BenchmarkMapTenLineSaleV2JSON(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		s, err := handy.DecodeSalesOrder(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
-		order, _, err := mapSale(m, &s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := json.Marshal(order); err != nil {
-			b.Fatal(err)
-		}
+		mapJSON(b, m, raw)
 	}
 	reportRatio(b, func() {
 		s, err := handy.DecodeSalesOrder(raw)
