@@ -112,6 +112,11 @@ func (s *session) sales(ctx context.Context) (err error) {
 					return err
 				}
 				sinceCheckpoint = 0
+				// A long backlog is read back as it goes, so the run holds a bounded list of
+				// what it sent, not the whole backlog.
+				if len(s.sent) >= verifyEvery {
+					s.verifyTotals(ctx)
+				}
 			}
 		}
 		page, s.links = page[:0], nil
@@ -136,6 +141,9 @@ func (s *session) sales(ctx context.Context) (err error) {
 	s.verifyTotals(ctx)
 	return nil
 }
+
+// verifyEvery is how many sent orders a run reads back at once.
+const verifyEvery = 1000
 
 // linkBatch is how many sales' links are read in one query: Handy's page size.
 const linkBatch = 100
