@@ -52,11 +52,10 @@ type Version struct {
 	AuthorKeyID string
 	CreatedAt   time.Time
 	Deprecated  bool
-	// Mapping is the compiled version; nil when it does not load (then Problems say why).
+	// Mapping is the compiled version (its Source too); nil when it does not load (then
+	// Problems say why).
 	Mapping  *mapping.Mapping
 	Problems []mapping.Problem
-	// Path is a file's path; Source is read from Mapping.
-	Path string
 }
 
 // Usable says whether connections can run on the version. A file that was edited into a broken
@@ -200,8 +199,7 @@ func visible(versionTenant, scope string) bool {
 func (c *Catalog) fileVersions() []*Version {
 	var out []*Version
 	for _, f := range c.fileStatuses() {
-		v := &Version{Name: f.Name, Version: f.Version, BuiltIn: true, Checksum: f.Checksum, Path: f.Path, CreatedAt: f.LoadedAt}
-		v.Number, _ = versionNumber(f.Version)
+		v := &Version{Name: f.Name, Version: f.Version, Number: mapping.VersionNumber(f.Version), BuiltIn: true, Checksum: f.Checksum, CreatedAt: f.LoadedAt}
 		if m, ok := f.reg.Get(f.Name, f.Version); ok && f.Active {
 			v.Mapping, v.Description, v.Checksum = m, m.Description, m.Checksum
 		}
@@ -218,14 +216,6 @@ func (c *Catalog) fileVersions() []*Version {
 		out = append(out, v)
 	}
 	return out
-}
-
-func versionNumber(v string) (int, bool) {
-	if !strings.HasPrefix(v, "v") {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v[1:])
-	return n, err == nil && n > 0
 }
 
 // List returns the versions visible to scope ("" for every tenant's), newest first: by name,
@@ -370,7 +360,7 @@ func (c *Catalog) TenantsWith(name, version string) []string {
 func (c *Catalog) floor(name string) int {
 	highest := 0
 	for _, f := range c.fileStatuses() {
-		if n, ok := versionNumber(f.Version); ok && f.Name == name && n > highest {
+		if n := mapping.VersionNumber(f.Version); f.Name == name && n > highest {
 			highest = n
 		}
 	}
@@ -402,8 +392,9 @@ func (c *Catalog) Publish(ctx context.Context, tenant, authorKeyID, name string,
 		// Connections run the built-in families only: a version of another name would never run.
 		return nil, errs.NotFound("there is no mapping named %s; versions can be published of %s", name, strings.Join(families, ", "))
 	}
+	checksum := sum(src)
 	for _, v := range c.List(tenantScope(tenant)) {
-		if v.Name == name && v.Checksum == sum(src) {
+		if v.Name == name && v.Checksum == checksum {
 			return nil, errs.Conflict(nil, "this source is already version %s of %s (the same checksum); nothing was published", v.Version, name)
 		}
 	}

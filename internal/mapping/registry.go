@@ -75,14 +75,15 @@ func (r *Registry) Latest(name string) (*Mapping, bool) {
 	defer r.mu.RUnlock()
 	var best *Mapping
 	for _, m := range r.active {
-		if m.Name == name && (best == nil || versionNumber(m.Version) > versionNumber(best.Version)) {
+		if m.Name == name && (best == nil || VersionNumber(m.Version) > VersionNumber(best.Version)) {
 			best = m
 		}
 	}
 	return best, best != nil
 }
 
-func versionNumber(v string) int {
+// VersionNumber is N of a version "vN"; 0 for anything else.
+func VersionNumber(v string) int {
 	n := 0
 	fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d", &n)
 	return n

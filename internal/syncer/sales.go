@@ -152,10 +152,8 @@ const linkBatch = 100
 // read each.
 func (s *session) prefetchLinks(ctx context.Context, page []handy.SalesOrder) error {
 	ids := make([]string, len(page))
-	handled := map[string]bool{} // already handled in this run (sales that were waiting)
 	for i, sale := range page {
 		ids[i] = strconv.FormatInt(sale.ID, 10)
-		handled[ids[i]] = s.seen[sale.ID]
 	}
 	links, err := s.e.d.Store.GetLinks(ctx, s.c.ID, store.EntitySale, ids)
 	if err != nil {
@@ -163,9 +161,10 @@ func (s *session) prefetchLinks(ctx context.Context, page []handy.SalesOrder) er
 	}
 	s.links = make(map[string]*store.Link, len(ids))
 	var fresh []*store.Link
-	for _, id := range ids {
+	for i, id := range ids {
 		s.links[id] = links[id] // nil: no link
-		if links[id] == nil && !s.prewritten[id] && !handled[id] {
+		// A sale already handled in this run (one that was waiting) is not sent again.
+		if links[id] == nil && !s.prewritten[id] && !s.seen[page[i].ID] {
 			fresh = append(fresh, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: id, State: store.LinkPending, MappingVersion: s.m.Version})
 		}
 	}
