@@ -43,6 +43,18 @@ type connectionRow struct {
 
 func (connectionRow) TableName() string { return "connections" }
 
+// connectionColumns are the columns of connectionRow in the order fields gives them.
+const connectionColumns = "id, tenant, display_name, state, state_reason, handy_base_url, handy_token_key_id, handy_token_ciphertext, " +
+	"bind_base_url, bind_user_name, bind_token_key_id, bind_token_ciphertext, price_list, currency, warehouse, ledger_account, " +
+	"time_zone, mapping_version, price_list_id, currency_id, warehouse_id, location_id, account_id, user_id, resolved_at, created_at, updated_at"
+
+// fields are the destinations of a row read with connectionColumns.
+func (r *connectionRow) fields() []any {
+	return []any{&r.ID, &r.Tenant, &r.DisplayName, &r.State, &r.StateReason, &r.HandyBaseURL, &r.HandyTokenKeyID, &r.HandyTokenCiphertext,
+		&r.BindBaseURL, &r.BindUserName, &r.BindTokenKeyID, &r.BindTokenCiphertext, &r.PriceList, &r.Currency, &r.Warehouse, &r.LedgerAccount,
+		&r.TimeZone, &r.MappingVersion, &r.PriceListID, &r.CurrencyID, &r.WarehouseID, &r.LocationID, &r.AccountID, &r.UserID, &r.ResolvedAt, &r.CreatedAt, &r.UpdatedAt}
+}
+
 func toConnectionRow(c *store.Connection) *connectionRow {
 	return &connectionRow{
 		ID:                   c.ID,

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -160,4 +161,51 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 	cs, err := s.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, cs, 2, "a read after the commit sees it")
+}
+
+// Listings keep connections read before and re-read only the changed ones: a change made by
+// another replica (another Store on the same database), a deletion, and a change seen through a
+// copy the caller altered must all show in the next page.
+func TestListingsSeeOtherReplicasChanges(t *testing.T) {
+	t.Parallel()
+	for name, url := range testdb.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db := open(t, url)
+			_, err := db.Migrate(ctx, nil)
+			require.NoError(t, err)
+			a, b := sqlstore.New(db), sqlstore.New(open(t, url))
+			ids := []string{"01a21a0f-eea7-7b10-aca4-8d13cd1b39d1", "01a21a0f-eea7-7b10-aca4-8d13cd1b39d2", "01a21a0f-eea7-7b10-aca4-8d13cd1b39d3"}
+			for i, id := range ids {
+				require.NoError(t, a.CreateConnection(ctx, &store.Connection{ID: id, Tenant: "acme", DisplayName: fmt.Sprintf("n%d", i), State: store.ConnectionDraft}))
+			}
+			list := func() []string {
+				cs, err := a.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", Limit: 10})
+				require.NoError(t, err)
+				var names []string
+				for _, c := range cs {
+					names = append(names, c.DisplayName)
+					c.DisplayName = "changed by the caller" // must not reach the next listing
+				}
+				return names
+			}
+			require.Equal(t, []string{"n0", "n1", "n2"}, list())
+			require.Equal(t, []string{"n0", "n1", "n2"}, list(), "the kept copies are the caller's own")
+
+			_, err = b.UpdateConnection(ctx, ids[1], func(c *store.Connection) error { c.DisplayName = "renamed elsewhere"; return nil })
+			require.NoError(t, err)
+			require.NoError(t, b.DeleteConnection(ctx, ids[2]))
+			require.NoError(t, b.CreateConnection(ctx, &store.Connection{ID: "01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", Tenant: "acme", DisplayName: "n3", State: store.ConnectionDraft}))
+			require.Equal(t, []string{"n0", "renamed elsewhere", "n3"}, list())
+
+			// Paging and filters read the same way.
+			cs, err := a.ListConnections(ctx, store.ConnectionFilter{Tenant: "acme", AfterID: ids[0], Limit: 1})
+			require.NoError(t, err)
+			require.Len(t, cs, 1)
+			require.Equal(t, "renamed elsewhere", cs[0].DisplayName)
+			cs, err = a.ListConnections(ctx, store.ConnectionFilter{Tenant: "other", Limit: 10})
+			require.NoError(t, err)
+			require.Empty(t, cs)
+		})
+	}
 }

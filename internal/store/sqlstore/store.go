@@ -26,6 +26,7 @@ type Store struct {
 	inTx    bool
 	now     func() time.Time
 	count   *counter
+	conns   *connCache // nil inside a transaction
 }
 
 var _ store.Store = (*Store)(nil)
@@ -36,7 +37,7 @@ func New(db *DB) *Store {
 	if read == nil {
 		read = db.gorm
 	}
-	return &Store{db: db.gorm, read: read, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }, count: db.count}
+	return &Store{db: db.gorm, read: read, dialect: db.Dialect, now: func() time.Time { return time.Now().UTC() }, count: db.count, conns: newConnCache(connCacheSize)}
 }
 
 // reads is where a read runs: the transaction's connection inside one, the read pool otherwise.
@@ -142,25 +143,98 @@ func (s *Store) GetConnection(ctx context.Context, id string) (*store.Connection
 	return row.toStore(), nil
 }
 
-// ListConnections implements store.ConnectionStore.
+// ListConnections implements store.ConnectionStore. It is the API's busiest read, so outside
+// transactions it reads only each connection's id and update time, and the rest from the
+// connections it read before, if they have not changed since (every write of a connection stamps
+// a new update time); only new and changed connections are read in full, in one query.
 func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) ([]*store.Connection, error) {
-	q := s.reads().WithContext(ctx).Order("id ASC").Limit(f.Limit)
+	var where []string
+	var args []any
 	if f.Tenant != "" {
-		q = q.Where("tenant = ?", f.Tenant)
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
 	}
 	if f.State != "" {
-		q = q.Where("state = ?", string(f.State))
+		where, args = append(where, "state = ?"), append(args, string(f.State))
 	}
 	if f.AfterID != "" {
-		q = q.Where("id > ?", f.AfterID)
+		where, args = append(where, "id > ?"), append(args, f.AfterID)
 	}
-	var rows []connectionRow
-	if err := q.Find(&rows).Error; err != nil {
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	if s.conns == nil || s.inTx {
+		return s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections"+cond+" ORDER BY id ASC LIMIT ?", args...)
+	}
+	rows, err := s.reads().WithContext(ctx).Raw("SELECT id, updated_at FROM connections"+cond+" ORDER BY id ASC LIMIT ?", args...).Rows()
+	if err != nil {
 		return nil, adapt(err, "connections")
 	}
-	out := make([]*store.Connection, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toStore()
+	defer rows.Close()
+	var stamps []connStamp
+	for rows.Next() {
+		var st connStamp
+		if err := rows.Scan(&st.id, &st.updated); err != nil {
+			return nil, adapt(err, "connections")
+		}
+		stamps = append(stamps, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, adapt(err, "connections")
+	}
+	rows.Close()
+	out := make([]*store.Connection, len(stamps))
+	var missing []string
+	for i, st := range stamps {
+		if out[i] = s.conns.get(st); out[i] == nil {
+			missing = append(missing, st.id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	read, err := s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections WHERE id IN ?", missing)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*store.Connection, len(read))
+	for _, c := range read {
+		byID[c.ID] = c
+		s.conns.put(c)
+	}
+	n := 0
+	for i, st := range stamps {
+		if out[i] == nil {
+			// Deleted between the two reads: the page goes without it.
+			if out[i] = byID[st.id]; out[i] == nil {
+				continue
+			}
+		}
+		out[n] = out[i]
+		n++
+	}
+	return out[:n], nil
+}
+
+// scanConnections reads connections in full, straight into rows rather than through GORM's
+// reflection, which cost about as much as the query.
+func (s *Store) scanConnections(ctx context.Context, q string, args ...any) ([]*store.Connection, error) {
+	rows, err := s.reads().WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, adapt(err, "connections")
+	}
+	defer rows.Close()
+	var out []*store.Connection
+	var r connectionRow
+	for rows.Next() {
+		if err := rows.Scan(r.fields()...); err != nil {
+			return nil, adapt(err, "connections")
+		}
+		out = append(out, r.toStore())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, adapt(err, "connections")
 	}
 	return out, nil
 }
@@ -495,20 +569,30 @@ func (s *Store) WaitingStats(ctx context.Context) (int, time.Time, error) {
 
 // ListSyncHealth implements store.SyncStateStore.
 func (s *Store) ListSyncHealth(ctx context.Context, ids []string) (map[string]map[store.SyncKind]store.SyncHealth, error) {
-	q := s.reads().WithContext(ctx)
+	q := "SELECT connection_id, kind, last_success_at, last_failure_at, last_error FROM sync_health"
+	var args []any
 	if ids != nil {
+		if len(ids) == 0 {
+			return map[string]map[store.SyncKind]store.SyncHealth{}, nil
+		}
 		keys := make([]string, len(ids))
 		for i, id := range ids {
 			keys[i] = uuidKey(id)
 		}
-		q = q.Where("connection_id IN ?", keys)
+		q, args = q+" WHERE connection_id IN ?", []any{keys}
 	}
-	var rows []syncHealthRow
-	if err := q.Find(&rows).Error; err != nil {
+	// Scanned by hand, as ListConnections is: it is read with every page of connections.
+	rows, err := s.reads().WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
 		return nil, adapt(err, "sync health")
 	}
+	defer rows.Close()
 	out := map[string]map[store.SyncKind]store.SyncHealth{}
-	for _, r := range rows {
+	var r syncHealthRow
+	for rows.Next() {
+		if err := rows.Scan(&r.ConnectionID, &r.Kind, &r.LastSuccessAt, &r.LastFailureAt, &r.LastError); err != nil {
+			return nil, adapt(err, "sync health")
+		}
 		id := strings.ToLower(r.ConnectionID)
 		if out[id] == nil {
 			out[id] = map[store.SyncKind]store.SyncHealth{}
@@ -516,6 +600,9 @@ func (s *Store) ListSyncHealth(ctx context.Context, ids []string) (map[string]ma
 		out[id][store.SyncKind(r.Kind)] = store.SyncHealth{
 			LastSuccess: fromNullTime(r.LastSuccessAt), LastFailure: fromNullTime(r.LastFailureAt), LastError: r.LastError,
 		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, adapt(err, "sync health")
 	}
 	return out, nil
 }
