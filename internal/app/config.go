@@ -50,6 +50,9 @@ type Config struct {
 	// SyncSpread is how far after its slot each connection's scheduled sync may start, at a
 	// stable offset per connection (products: three times as far).
 	SyncSpread time.Duration
+	// SyncWorkers is how many syncs this replica runs at once; 0 picks by database: 4 on SQLite
+	// (one writer), 16 on PostgreSQL (syncs mostly wait on Handy and Bind).
+	SyncWorkers int
 	// MaxInFlight bounds the API calls served at once; beyond it calls are refused at once
 	// (RESOURCE_EXHAUSTED, HTTP 429) instead of queueing. 0: no bound.
 	MaxInFlight int
@@ -174,6 +177,9 @@ func (c Config) Validate() error {
 	if c.SyncSpread < 0 || c.SyncSpread > 9*time.Minute {
 		add("sync-spread: %s must be between 0 and 9m, so that a sync starts within its 10-minute slot", c.SyncSpread)
 	}
+	if c.SyncWorkers < 0 || c.SyncWorkers > 256 {
+		add("sync-workers: %d must be between 0 (by database) and 256", c.SyncWorkers)
+	}
 	if c.MaxInFlight < 0 {
 		add("max-in-flight: %d is negative; 0 means no bound", c.MaxInFlight)
 	}
@@ -212,6 +218,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("secret_key_file", c.KeyFile()),
 		slog.String("mappings_dir", c.MappingsDir),
 		slog.Float64("bind_rps", c.BindRequestsPerSecond),
+		slog.Int("sync_workers", c.SyncWorkers),
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("lease_ttl", c.LeaseTTL),
 		slog.Bool("migrate", c.Migrate),

@@ -170,7 +170,7 @@ func (s *Server) build(ctx context.Context) error {
 		},
 		HandyOptions: func(o *handy.Options) { o.HTTPClient = s.metrics.Upstream(outbound, "handy") },
 	})
-	if s.queue, err = jobs.New(s.db, st, s.engine, s.log, jobs.Options{Periodic: !s.cfg.NoSchedule, ReapEvery: max(time.Second, s.cfg.LeaseTTL/3), Spread: max(time.Nanosecond, s.cfg.SyncSpread)}); err != nil {
+	if s.queue, err = jobs.New(s.db, st, s.engine, s.log, jobs.Options{Workers: s.cfg.SyncWorkers, Periodic: !s.cfg.NoSchedule, ReapEvery: max(time.Second, s.cfg.LeaseTTL/3), Spread: max(time.Nanosecond, s.cfg.SyncSpread)}); err != nil {
 		return err
 	}
 	activate := func(ctx context.Context, id string, salesSince time.Time) (*store.Connection, error) {

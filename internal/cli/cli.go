@@ -99,6 +99,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	sf.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "REST gateway listen address")
 	sf.StringVar(&cfg.MappingsDir, "mappings-dir", cfg.MappingsDir, "folder of more mapping files, <dir>/<name>/<version>.yaml, added to the built-in ones; changes are picked up live")
 	sf.DurationVar(&cfg.SyncSpread, "sync-spread", cfg.SyncSpread, "scheduled syncs start within this long after their slot, each connection at its own stable second (products: three times as long)")
+	sf.IntVar(&cfg.SyncWorkers, "sync-workers", cfg.SyncWorkers, "syncs this replica runs at once; 0: 4 on SQLite, 16 on PostgreSQL")
 	sf.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "API calls served at once; more are refused at once with RESOURCE_EXHAUSTED (HTTP 429); 0: no bound")
 	sf.Float64Var(&cfg.KeyRate, "key-rps", cfg.KeyRate, "calls per second each API key may make (bursts of twice as many); 0: no bound")
 	sf.DurationVar(&cfg.MappingRefresh, "mapping-refresh", cfg.MappingRefresh, "how often to read mapping versions published through other replicas")

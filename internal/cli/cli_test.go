@@ -36,9 +36,9 @@ func TestConfigPrecedenceAndRedaction(t *testing.T) {
 
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
 	t.Setenv("HANDYBIND_SHUTDOWN_TIMEOUT", "soon")
-	_, errOut, code := run(t, "config", "--log-level", "loud", "--http-addr", "nohostport", "--database-url", "mysql://u:pw@h/db", "--secret-key", "k1:short")
+	_, errOut, code := run(t, "config", "--log-level", "loud", "--http-addr", "nohostport", "--database-url", "mysql://u:pw@h/db", "--secret-key", "k1:short", "--sync-workers", "-1")
 	require.Equal(t, 1, code)
-	for _, want := range []string{"HANDYBIND_SHUTDOWN_TIMEOUT", "log-level", "http-addr", "database-url", "secret-key"} {
+	for _, want := range []string{"HANDYBIND_SHUTDOWN_TIMEOUT", "log-level", "http-addr", "database-url", "secret-key", "sync-workers: -1 must be between 0 (by database) and 256"} {
 		require.Contains(t, errOut, want)
 	}
 	require.NotContains(t, errOut, "u:pw@")

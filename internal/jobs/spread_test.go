@@ -86,3 +86,55 @@ func TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow(t *testing.T) {
 	require.Equal(t, "available", state)
 	require.False(t, at.After(time.Now().Add(time.Second)), "brought forward to now, not left at %s", at)
 }
+
+// TestFanoutAsksOnceForEveryActiveConnection: the fan-out walks every page of active
+// connections, asks for one sync of each (one queued run), leaves paused and draft ones alone,
+// and a second fan-out of the same slot merges into what the first asked for.
+func TestFanoutAsksOnceForEveryActiveConnection(t *testing.T) {
+	t.Parallel()
+	for name, url := range testdb.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqlstore.Open(ctx, url, nil)
+			require.NoError(t, err)
+			t.Cleanup(db.Close)
+			_, err = db.Migrate(ctx, nil)
+			require.NoError(t, err)
+			st := sqlstore.New(db)
+			log := slog.New(slog.DiscardHandler)
+			q, err := jobs.New(db, st, syncer.New(syncer.Deps{Store: st, Log: log}), log, jobs.Options{})
+			require.NoError(t, err)
+
+			const active = 450 // more than two pages
+			for i := range active + 2 {
+				state := store.ConnectionActive
+				switch i {
+				case 7:
+					state = store.ConnectionPaused
+				case 300:
+					state = store.ConnectionDraft
+				}
+				require.NoError(t, st.CreateConnection(ctx, &store.Connection{ID: fmt.Sprintf("01a21a0f-eea7-7b10-aca4-%012x", i), Tenant: "acme", DisplayName: "x", State: state}))
+			}
+			slot := time.Now().UTC().Truncate(time.Minute)
+			count := func() (jobs, runs int) {
+				require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'handybind.sync'`).Scan(&jobs))
+				require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM runs`).Scan(&runs))
+				return jobs, runs
+			}
+			require.NoError(t, q.Fanout(ctx, store.SyncSales, slot))
+			j, r := count()
+			require.Equal(t, active, j, "one sync job per active connection")
+			require.Equal(t, active, r, "one queued run per active connection")
+			for _, i := range []int{7, 300} {
+				runs, err := st.ListRuns(ctx, store.RunFilter{ConnectionID: fmt.Sprintf("01a21a0f-eea7-7b10-aca4-%012x", i), Limit: 1})
+				require.NoError(t, err)
+				require.Empty(t, runs, "connection %d is not active", i)
+			}
+			require.NoError(t, q.Fanout(ctx, store.SyncSales, slot))
+			j, r = count()
+			require.Equal(t, active, j, "the same slot again merges")
+			require.Equal(t, active, r)
+		})
+	}
+}
