@@ -49,22 +49,92 @@ func MustParse(s string) Decimal {
 func Of(d decimal.Decimal) Decimal { return Decimal{d} }
 
 // Add returns d + o.
-func (d Decimal) Add(o Decimal) Decimal { return Decimal{d.Decimal.Add(o.Decimal)} }
+func (d Decimal) Add(o Decimal) Decimal {
+	if a, ok := wordOf(d.Decimal); ok {
+		if b, ok := wordOf(o.Decimal); ok {
+			if a.mag == 0 && a.exp == 0 && b.mag != 0 && b.exp <= 0 {
+				// Zero plus b is b, digit for digit: tax rates are summed from zero.
+				return o
+			}
+			if r, ok := add(a, b); ok {
+				return Decimal{r.decimal()}
+			}
+		}
+	}
+	return Decimal{d.Decimal.Add(o.Decimal)}
+}
 
 // Sub returns d − o.
-func (d Decimal) Sub(o Decimal) Decimal { return Decimal{d.Decimal.Sub(o.Decimal)} }
+func (d Decimal) Sub(o Decimal) Decimal {
+	if a, ok := wordOf(d.Decimal); ok {
+		if b, ok := wordOf(o.Decimal); ok {
+			b.neg = !b.neg
+			if r, ok := add(a, b); ok {
+				return Decimal{r.decimal()}
+			}
+		}
+	}
+	return Decimal{d.Decimal.Sub(o.Decimal)}
+}
 
 // Mul returns d × o, exactly.
-func (d Decimal) Mul(o Decimal) Decimal { return Decimal{d.Decimal.Mul(o.Decimal)} }
+func (d Decimal) Mul(o Decimal) Decimal {
+	if a, ok := wordOf(d.Decimal); ok {
+		if b, ok := wordOf(o.Decimal); ok {
+			if r, ok := mul(a, b); ok {
+				return Decimal{r.decimal()}
+			}
+		}
+	}
+	return Decimal{d.Decimal.Mul(o.Decimal)}
+}
+
+// DivisionPlaces is the number of decimal places of Div's quotient.
+const DivisionPlaces = 16
 
 // Div returns d ÷ o to 16 decimal places; round the result to cents where an amount is wanted.
-func (d Decimal) Div(o Decimal) Decimal { return Decimal{d.Decimal.DivRound(o.Decimal, 16)} }
+func (d Decimal) Div(o Decimal) Decimal {
+	if a, ok := wordOf(d.Decimal); ok {
+		if b, ok := wordOf(o.Decimal); ok {
+			if r, ok := divRound(a, b, DivisionPlaces); ok {
+				return Decimal{r.decimal()}
+			}
+		}
+	}
+	return Decimal{d.Decimal.DivRound(o.Decimal, DivisionPlaces)}
+}
+
+// Round is shopspring's Round (half away from zero to places), the same value and form, computed
+// without big integers when the coefficient fits 64 bits.
+func (d Decimal) Round(places int32) decimal.Decimal {
+	if d.Exponent() == -places {
+		return d.Decimal
+	}
+	if a, ok := wordOf(d.Decimal); ok {
+		if r, ok := round(a, places); ok {
+			return r.decimal()
+		}
+	}
+	return d.Decimal.Round(places)
+}
 
 // Cents rounds half away from zero to two decimal places, as invoices do.
-func (d Decimal) Cents() Decimal { return Decimal{d.Decimal.Round(2)} }
+func (d Decimal) Cents() Decimal { return Decimal{d.Round(2)} }
+
+// Cmp is shopspring's Cmp: -1, 0 or +1 as d is less than, equal to or greater than o.
+func (d Decimal) Cmp(o decimal.Decimal) int {
+	if a, ok := wordOf(d.Decimal); ok {
+		if b, ok := wordOf(o); ok {
+			if c, ok := cmp(a, b); ok {
+				return c
+			}
+		}
+	}
+	return d.Decimal.Cmp(o)
+}
 
 // Equal reports whether d and o are the same number (1.0 equals 1.00).
-func (d Decimal) Equal(o Decimal) bool { return d.Decimal.Equal(o.Decimal) }
+func (d Decimal) Equal(o Decimal) bool { return d.Cmp(o.Decimal) == 0 }
 
 // Amounts read from outside are bounded: a value like 1e1000000000 is a few bytes of JSON but
 // rounding it would build a billion-digit integer.
