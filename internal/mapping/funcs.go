@@ -67,6 +67,44 @@ var (
 
 func factor(rate money.Decimal) money.Decimal { return one.Add(rate.Div(hundred)) }
 
+// The functions behind the documented ones, on typed values: the rules' functions wrap them for
+// expr's VM, and rules run directly (see direct.go) call them as they are.
+
+func netOfTax(price, rate money.Decimal) (money.Decimal, error) {
+	f := factors.of(rate)
+	if f.IsZero() {
+		return money.Decimal{}, fmt.Errorf("netOfTax: a rate of -100%% leaves nothing to divide by")
+	}
+	return money.Of(price.Div(f).Round(10)), nil
+}
+
+func netOfTaxes(price, vat, ieps money.Decimal) (money.Decimal, error) {
+	f := factors.product(vat, ieps)
+	if f.IsZero() {
+		return money.Decimal{}, fmt.Errorf("netOfTaxes: a rate of -100%% leaves nothing to divide by")
+	}
+	return money.Of(price.Div(f).Round(10)), nil
+}
+
+func withTax(price, rate money.Decimal) money.Decimal {
+	return money.Of(price.Mul(factors.of(rate)).Round(10))
+}
+
+func roundTo(x money.Decimal, places int) (money.Decimal, error) {
+	if places < 0 || places > 6 {
+		return money.Decimal{}, fmt.Errorf("roundTo: places must be 0 to 6, got %d", places)
+	}
+	return money.Of(x.Round(int32(places))), nil
+}
+
+func localTime(t time.Time, name string) (time.Time, error) {
+	loc, err := zone(name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.In(loc), nil
+}
+
 // fn is a function rules may call: its name, the signatures the checker sees, and what it does.
 // run gets the meter of the check the rule runs in (nil in a sync) and charges it what it builds
 // before building it; whatever the meter, no text or list it builds is longer than maxText.
@@ -79,31 +117,31 @@ type fn struct {
 // functions are the documented functions and the decimal operators: rules call them by name.
 var functions = []fn{
 	{"netOfTax", []any{new(func(money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
-		f := factor(p[1].(money.Decimal))
-		if f.IsZero() {
-			return nil, fmt.Errorf("netOfTax: a rate of -100%% leaves nothing to divide by")
+		d, err := netOfTax(p[0].(money.Decimal), p[1].(money.Decimal))
+		if err != nil {
+			return nil, err
 		}
-		return decimalResult(b, money.Of(p[0].(money.Decimal).Div(f).Round(10)))
+		return decimalResult(b, d)
 	}},
 	{"netOfTaxes", []any{new(func(money.Decimal, money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
-		f := factor(p[1].(money.Decimal)).Mul(factor(p[2].(money.Decimal)))
-		if f.IsZero() {
-			return nil, fmt.Errorf("netOfTaxes: a rate of -100%% leaves nothing to divide by")
+		d, err := netOfTaxes(p[0].(money.Decimal), p[1].(money.Decimal), p[2].(money.Decimal))
+		if err != nil {
+			return nil, err
 		}
-		return decimalResult(b, money.Of(p[0].(money.Decimal).Div(f).Round(10)))
+		return decimalResult(b, d)
 	}},
 	{"withTax", []any{new(func(money.Decimal, money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
-		return decimalResult(b, money.Of(p[0].(money.Decimal).Mul(factor(p[1].(money.Decimal))).Round(10)))
+		return decimalResult(b, withTax(p[0].(money.Decimal), p[1].(money.Decimal)))
 	}},
 	{"cents", []any{new(func(money.Decimal) money.Decimal)}, func(b *meter, p []any) (any, error) {
 		return decimalResult(b, p[0].(money.Decimal).Cents())
 	}},
 	{"roundTo", []any{new(func(money.Decimal, int) money.Decimal)}, func(b *meter, p []any) (any, error) {
-		places := p[1].(int)
-		if places < 0 || places > 6 {
-			return nil, fmt.Errorf("roundTo: places must be 0 to 6, got %d", places)
+		d, err := roundTo(p[0].(money.Decimal), p[1].(int))
+		if err != nil {
+			return nil, err
 		}
-		return decimalResult(b, money.Of(p[0].(money.Decimal).Round(int32(places))))
+		return decimalResult(b, d)
 	}},
 	// One signature: the checker then checks the argument too.
 	{"dec", []any{new(func(any) money.Decimal)}, func(b *meter, p []any) (any, error) {
@@ -158,11 +196,11 @@ var functions = []fn{
 		if err := b.spend(callCost); err != nil {
 			return nil, err
 		}
-		loc, err := zone(p[1].(string))
+		t, err := localTime(p[0].(time.Time), p[1].(string))
 		if err != nil {
 			return nil, err
 		}
-		return p[0].(time.Time).In(loc), nil
+		return t, nil
 	}},
 	{"formatDate", []any{new(func(time.Time, string, string) string)}, func(b *meter, p []any) (any, error) {
 		layout := p[1].(string)
@@ -354,10 +392,19 @@ func decimalResult(b *meter, d money.Decimal) (any, error) {
 	if err := b.spend(callCost); err != nil {
 		return nil, err
 	}
-	if e := d.Exponent(); e < -maxResultDigits || e > maxResultDigits || d.Coefficient().BitLen() > maxResultBits {
+	if !decimalFits(d) {
 		return nil, limitf("the decimal result has more than %d digits; round it with cents or roundTo", maxResultDigits)
 	}
 	return d, nil
+}
+
+// decimalFits reports whether a computed decimal is within the bounds of a result. A number of at
+// most 100 digits is below 2^333; only longer ones need their bits counted.
+func decimalFits(d money.Decimal) bool {
+	if e := d.Exponent(); e < -maxResultDigits || e > maxResultDigits {
+		return false
+	}
+	return d.NumDigits() <= maxResultDigits || d.Coefficient().BitLen() <= maxResultBits
 }
 
 // decimalOperators are the functions behind + - * / and the comparisons on decimals.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -208,14 +209,25 @@ func (m *meter) err() error {
 // charge nothing.
 var checks sync.Map // environment (a pointer) → *meter
 
+// checking counts the environments in checks, so that a sync's calls, while no check runs, skip
+// the look-up.
+var checking atomic.Int64
+
 // charge makes the runs on env part of the check; done ends that.
 func (m *meter) charge(env any) (done func()) {
+	checking.Add(1)
 	checks.Store(env, m)
-	return func() { checks.Delete(env) }
+	return func() {
+		checks.Delete(env)
+		checking.Add(-1)
+	}
 }
 
 // meterOf returns the meter of the check env is part of, if any.
 func meterOf(env any) *meter {
+	if checking.Load() == 0 {
+		return nil
+	}
 	if m, ok := checks.Load(env); ok {
 		return m.(*meter)
 	}

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"reflect"
 	"time"
 
@@ -34,7 +35,26 @@ type Field struct {
 	Kind     Kind
 	Required bool
 	Doc      string
-	set      func(out any, v any)
+	// to sets the field of an output: a func(out any, v T) for the kind's Go type T.
+	to any
+}
+
+// set sets the field of out to v, a value of the field kind's type.
+func (f *Field) set(out any, v any) {
+	switch to := f.to.(type) {
+	case func(any, string):
+		to(out, v.(string))
+	case func(any, money.Decimal):
+		to(out, v.(money.Decimal))
+	case func(any, bool):
+		to(out, v.(bool))
+	case func(any, int):
+		to(out, v.(int))
+	case func(any, time.Time):
+		to(out, v.(time.Time))
+	default:
+		panic(fmt.Sprintf("field %s has no setter", f.Name))
+	}
 }
 
 // Target is one thing a mapping produces.
@@ -59,8 +79,6 @@ func (t *Target) Field(name string) (Field, bool) {
 	return Field{}, false
 }
 
-func str(v any) string        { return v.(string) }
-func dec(v any) money.Decimal { return v.(money.Decimal) }
 func address(c *bind.NewClient) *bind.NewAddress {
 	if c.Address == nil {
 		c.Address = &bind.NewAddress{}
@@ -77,15 +95,15 @@ var Targets = []*Target{
 		Env: reflect.TypeFor[ProductEnv](), envRoots: []string{"product", "connection"},
 		newOut: func() any { return &ProductOut{} },
 		Fields: []Field{
-			{Name: "Title", Kind: KindString, Required: true, Doc: "product name in Bind", set: func(o, v any) { o.(*ProductOut).Title = str(v) }},
-			{Name: "Code", Kind: KindString, Required: true, Doc: "product code, Bind's business key", set: func(o, v any) { o.(*ProductOut).Code = str(v) }},
-			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "price given on creation", set: func(o, v any) { o.(*ProductOut).Price = dec(v) }},
-			{Name: "Cost", Kind: KindDecimal, Required: true, Doc: "cost", set: func(o, v any) { o.(*ProductOut).Cost = dec(v) }},
-			{Name: "CurrencyId", Kind: KindString, Required: true, Doc: "Bind currency id (note the lowercase d)", set: func(o, v any) { o.(*ProductOut).CurrencyID = str(v) }},
-			{Name: "Description", Kind: KindString, Doc: "long description", set: func(o, v any) { o.(*ProductOut).Description = str(v) }},
-			{Name: "SKU", Kind: KindString, Doc: "SKU", set: func(o, v any) { o.(*ProductOut).SKU = str(v) }},
-			{Name: "ChargeVAT", Kind: KindBool, Doc: "whether the product bears VAT (false for exempt goods); set by an edit after the product is created, and kept equal afterwards", set: func(o, v any) { b := v.(bool); o.(*ProductOut).ChargeVAT = &b }},
-			{Name: "IEPSRate", Kind: KindDecimal, Doc: "the product's IEPS as a rate (0.08 for 8%); set like ChargeVAT", set: func(o, v any) { d := dec(v); o.(*ProductOut).IEPSRate = &d }},
+			{Name: "Title", Kind: KindString, Required: true, Doc: "product name in Bind", to: func(o any, v string) { o.(*ProductOut).Title = v }},
+			{Name: "Code", Kind: KindString, Required: true, Doc: "product code, Bind's business key", to: func(o any, v string) { o.(*ProductOut).Code = v }},
+			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "price given on creation", to: func(o any, v money.Decimal) { o.(*ProductOut).Price = v }},
+			{Name: "Cost", Kind: KindDecimal, Required: true, Doc: "cost", to: func(o any, v money.Decimal) { o.(*ProductOut).Cost = v }},
+			{Name: "CurrencyId", Kind: KindString, Required: true, Doc: "Bind currency id (note the lowercase d)", to: func(o any, v string) { o.(*ProductOut).CurrencyID = v }},
+			{Name: "Description", Kind: KindString, Doc: "long description", to: func(o any, v string) { o.(*ProductOut).Description = v }},
+			{Name: "SKU", Kind: KindString, Doc: "SKU", to: func(o any, v string) { o.(*ProductOut).SKU = v }},
+			{Name: "ChargeVAT", Kind: KindBool, Doc: "whether the product bears VAT (false for exempt goods); set by an edit after the product is created, and kept equal afterwards", to: func(o any, b bool) { o.(*ProductOut).ChargeVAT = &b }},
+			{Name: "IEPSRate", Kind: KindDecimal, Doc: "the product's IEPS as a rate (0.08 for 8%); set like ChargeVAT", to: func(o any, d money.Decimal) { o.(*ProductOut).IEPSRate = &d }},
 		},
 	},
 	{
@@ -93,22 +111,22 @@ var Targets = []*Target{
 		Env: reflect.TypeFor[ClientEnv](), envRoots: []string{"customer", "connection"},
 		newOut: func() any { return &bind.NewClient{} },
 		Fields: []Field{
-			{Name: "LegalName", Kind: KindString, Required: true, Doc: "Razón Social", set: func(o, v any) { o.(*bind.NewClient).LegalName = str(v) }},
-			{Name: "CommercialName", Kind: KindString, Required: true, Doc: "Nombre Comercial", set: func(o, v any) { o.(*bind.NewClient).CommercialName = str(v) }},
-			{Name: "RFC", Kind: KindString, Required: true, Doc: "tax id", set: func(o, v any) { o.(*bind.NewClient).RFC = str(v) }},
-			{Name: "CreditDays", Kind: KindInt, Required: true, Doc: "0 = cash", set: func(o, v any) { o.(*bind.NewClient).CreditDays = int32(v.(int)) }},
-			{Name: "CreditAmount", Kind: KindDecimal, Required: true, Doc: "credit limit", set: func(o, v any) { o.(*bind.NewClient).CreditAmount = dec(v) }},
-			{Name: "PriceListID", Kind: KindString, Required: true, Doc: "Bind price list id", set: func(o, v any) { o.(*bind.NewClient).PriceListID = str(v) }},
-			{Name: "AccountingNumber", Kind: KindString, Required: true, Doc: "ledger account number", set: func(o, v any) { o.(*bind.NewClient).AccountingNumber = str(v) }},
-			{Name: "Email", Kind: KindString, Doc: "e-mail", set: func(o, v any) { o.(*bind.NewClient).Email = str(v) }},
-			{Name: "Telephone", Kind: KindString, Doc: "telephone", set: func(o, v any) { o.(*bind.NewClient).Telephone = str(v) }},
-			{Name: "Comment", Kind: KindString, Doc: "comment", set: func(o, v any) { o.(*bind.NewClient).Comment = str(v) }},
-			{Name: "Address.StreetName", Kind: KindString, Doc: "street", set: func(o, v any) { address(o.(*bind.NewClient)).StreetName = str(v) }},
-			{Name: "Address.ExteriorNumber", Kind: KindString, Doc: "exterior number", set: func(o, v any) { address(o.(*bind.NewClient)).ExteriorNumber = str(v) }},
-			{Name: "Address.Colonia", Kind: KindString, Doc: "colonia", set: func(o, v any) { address(o.(*bind.NewClient)).Colonia = str(v) }},
-			{Name: "Address.ZipCode", Kind: KindString, Doc: "postal code", set: func(o, v any) { address(o.(*bind.NewClient)).ZipCode = str(v) }},
-			{Name: "Address.City", Kind: KindString, Doc: "city", set: func(o, v any) { address(o.(*bind.NewClient)).City = str(v) }},
-			{Name: "Address.State", Kind: KindString, Doc: "state", set: func(o, v any) { address(o.(*bind.NewClient)).State = str(v) }},
+			{Name: "LegalName", Kind: KindString, Required: true, Doc: "Razón Social", to: func(o any, v string) { o.(*bind.NewClient).LegalName = v }},
+			{Name: "CommercialName", Kind: KindString, Required: true, Doc: "Nombre Comercial", to: func(o any, v string) { o.(*bind.NewClient).CommercialName = v }},
+			{Name: "RFC", Kind: KindString, Required: true, Doc: "tax id", to: func(o any, v string) { o.(*bind.NewClient).RFC = v }},
+			{Name: "CreditDays", Kind: KindInt, Required: true, Doc: "0 = cash", to: func(o any, v int) { o.(*bind.NewClient).CreditDays = int32(v) }},
+			{Name: "CreditAmount", Kind: KindDecimal, Required: true, Doc: "credit limit", to: func(o any, v money.Decimal) { o.(*bind.NewClient).CreditAmount = v }},
+			{Name: "PriceListID", Kind: KindString, Required: true, Doc: "Bind price list id", to: func(o any, v string) { o.(*bind.NewClient).PriceListID = v }},
+			{Name: "AccountingNumber", Kind: KindString, Required: true, Doc: "ledger account number", to: func(o any, v string) { o.(*bind.NewClient).AccountingNumber = v }},
+			{Name: "Email", Kind: KindString, Doc: "e-mail", to: func(o any, v string) { o.(*bind.NewClient).Email = v }},
+			{Name: "Telephone", Kind: KindString, Doc: "telephone", to: func(o any, v string) { o.(*bind.NewClient).Telephone = v }},
+			{Name: "Comment", Kind: KindString, Doc: "comment", to: func(o any, v string) { o.(*bind.NewClient).Comment = v }},
+			{Name: "Address.StreetName", Kind: KindString, Doc: "street", to: func(o any, v string) { address(o.(*bind.NewClient)).StreetName = v }},
+			{Name: "Address.ExteriorNumber", Kind: KindString, Doc: "exterior number", to: func(o any, v string) { address(o.(*bind.NewClient)).ExteriorNumber = v }},
+			{Name: "Address.Colonia", Kind: KindString, Doc: "colonia", to: func(o any, v string) { address(o.(*bind.NewClient)).Colonia = v }},
+			{Name: "Address.ZipCode", Kind: KindString, Doc: "postal code", to: func(o any, v string) { address(o.(*bind.NewClient)).ZipCode = v }},
+			{Name: "Address.City", Kind: KindString, Doc: "city", to: func(o any, v string) { address(o.(*bind.NewClient)).City = v }},
+			{Name: "Address.State", Kind: KindString, Doc: "state", to: func(o any, v string) { address(o.(*bind.NewClient)).State = v }},
 		},
 	},
 	{
@@ -116,12 +134,12 @@ var Targets = []*Target{
 		Env: reflect.TypeFor[OrderEnv](), envRoots: []string{"sale", "seller", "customer", "connection"},
 		newOut: func() any { return &bind.NewOrder{} },
 		Fields: []Field{
-			{Name: "PriceListID", Kind: KindString, Required: true, Doc: "Bind price list id", set: func(o, v any) { o.(*bind.NewOrder).PriceListID = str(v) }},
-			{Name: "CurrencyID", Kind: KindString, Required: true, Doc: "Bind currency id", set: func(o, v any) { o.(*bind.NewOrder).CurrencyID = str(v) }},
-			{Name: "OrderDate", Kind: KindTime, Required: true, Doc: "order date, sent as wall-clock time in the connection's zone", set: func(o, v any) { o.(*bind.NewOrder).OrderDate = bind.Time{Time: v.(time.Time)} }},
-			{Name: "PurchaseOrder", Kind: KindString, Required: true, Doc: "the Handy sale id: how a lost create is found again", set: func(o, v any) { o.(*bind.NewOrder).PurchaseOrder = str(v) }},
-			{Name: "VATRate", Kind: KindDecimal, Required: true, Doc: "VAT rate applied on top of the net line prices (0.16)", set: func(o, v any) { o.(*bind.NewOrder).VATRate = dec(v) }},
-			{Name: "Comments", Kind: KindString, Doc: "comments", set: func(o, v any) { o.(*bind.NewOrder).Comments = str(v) }},
+			{Name: "PriceListID", Kind: KindString, Required: true, Doc: "Bind price list id", to: func(o any, v string) { o.(*bind.NewOrder).PriceListID = v }},
+			{Name: "CurrencyID", Kind: KindString, Required: true, Doc: "Bind currency id", to: func(o any, v string) { o.(*bind.NewOrder).CurrencyID = v }},
+			{Name: "OrderDate", Kind: KindTime, Required: true, Doc: "order date, sent as wall-clock time in the connection's zone", to: func(o any, v time.Time) { o.(*bind.NewOrder).OrderDate = bind.Time{Time: v} }},
+			{Name: "PurchaseOrder", Kind: KindString, Required: true, Doc: "the Handy sale id: how a lost create is found again", to: func(o any, v string) { o.(*bind.NewOrder).PurchaseOrder = v }},
+			{Name: "VATRate", Kind: KindDecimal, Required: true, Doc: "VAT rate applied on top of the net line prices (0.16)", to: func(o any, v money.Decimal) { o.(*bind.NewOrder).VATRate = v }},
+			{Name: "Comments", Kind: KindString, Doc: "comments", to: func(o any, v string) { o.(*bind.NewOrder).Comments = v }},
 		},
 	},
 	{
@@ -129,12 +147,12 @@ var Targets = []*Target{
 		Env: reflect.TypeFor[LineEnv](), envRoots: []string{"line", "sale", "connection"},
 		newOut: func() any { return &bind.NewOrderProduct{} },
 		Fields: []Field{
-			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "unit price net of VAT", set: func(o, v any) { o.(*bind.NewOrderProduct).Price = dec(v) }},
-			{Name: "Qty", Kind: KindDecimal, Required: true, Doc: "quantity", set: func(o, v any) { o.(*bind.NewOrderProduct).Qty = dec(v) }},
-			{Name: "Comments", Kind: KindString, Doc: "line comment", set: func(o, v any) { o.(*bind.NewOrderProduct).Comments = str(v) }},
-			{Name: "Unit", Kind: KindString, Doc: "unit", set: func(o, v any) { o.(*bind.NewOrderProduct).Unit = str(v) }},
-			{Name: "VATExempt", Kind: KindBool, Doc: "the line bears no VAT (exempt goods, 0%)", set: func(o, v any) { o.(*bind.NewOrderProduct).VATExempt = v.(bool) }},
-			{Name: "IEPS", Kind: KindDecimal, Doc: "the line's IEPS as a rate (0.08 for 8%); Bind charges VAT on the net amount plus the IEPS", set: func(o, v any) { o.(*bind.NewOrderProduct).IEPS = dec(v) }},
+			{Name: "Price", Kind: KindDecimal, Required: true, Doc: "unit price net of VAT", to: func(o any, v money.Decimal) { o.(*bind.NewOrderProduct).Price = v }},
+			{Name: "Qty", Kind: KindDecimal, Required: true, Doc: "quantity", to: func(o any, v money.Decimal) { o.(*bind.NewOrderProduct).Qty = v }},
+			{Name: "Comments", Kind: KindString, Doc: "line comment", to: func(o any, v string) { o.(*bind.NewOrderProduct).Comments = v }},
+			{Name: "Unit", Kind: KindString, Doc: "unit", to: func(o any, v string) { o.(*bind.NewOrderProduct).Unit = v }},
+			{Name: "VATExempt", Kind: KindBool, Doc: "the line bears no VAT (exempt goods, 0%)", to: func(o any, v bool) { o.(*bind.NewOrderProduct).VATExempt = v }},
+			{Name: "IEPS", Kind: KindDecimal, Doc: "the line's IEPS as a rate (0.08 for 8%); Bind charges VAT on the net amount plus the IEPS", to: func(o any, v money.Decimal) { o.(*bind.NewOrderProduct).IEPS = v }},
 		},
 	},
 	{
@@ -142,7 +160,7 @@ var Targets = []*Target{
 		Env: reflect.TypeFor[WarehouseEnv](), envRoots: []string{"seller", "connection"},
 		newOut: func() any { return &WarehouseChoice{} },
 		Fields: []Field{
-			{Name: "Name", Kind: KindString, Required: true, Doc: "warehouse name, resolved to an id by the sync", set: func(o, v any) { o.(*WarehouseChoice).Name = str(v) }},
+			{Name: "Name", Kind: KindString, Required: true, Doc: "warehouse name, resolved to an id by the sync", to: func(o any, v string) { o.(*WarehouseChoice).Name = v }},
 		},
 	},
 }
