@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -25,6 +26,9 @@ type Rule struct {
 	program      *vm.Program
 	convert      func(any) (any, error) // from the expression's type to the field's
 	cost         int                    // what one run costs besides the calls it makes, in bytes
+	// direct runs the rule without the VM and sets the field, or reports false (see direct.go);
+	// nil when the rule always runs on the VM.
+	direct func(env unsafe.Pointer, out any) bool
 }
 
 // Name is "target.Field".
@@ -172,7 +176,7 @@ func compileRule(raw rawRule) (*Rule, *Problem) {
 		return fail(r.Line, r.Column, "the expression nests %d levels of brackets deep; the limit is %d", d, maxRuleDepth)
 	}
 	env := reflect.New(raw.target.Env).Elem().Interface()
-	prog, cost, err := compileStrict(raw.source, options(env)...)
+	prog, cost, direct, err := compileStrict(raw.source, raw.target.Env, options(env)...)
 	if err != nil {
 		line, col := r.Line, r.Column
 		msg := err.Error()
@@ -188,6 +192,9 @@ func compileRule(raw rawRule) (*Rule, *Problem) {
 		return fail(r.Line, r.Column, "%v", err)
 	}
 	r.program, r.convert, r.cost = prog, conv, runCost+cost
+	if direct != nil {
+		r.direct = directRule(*direct, raw.field)
+	}
 	return r, nil
 }
 

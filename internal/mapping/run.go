@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -44,11 +45,26 @@ func (m *Mapping) apply(budget *meter, target string, env any, out any, explain 
 	if budget != nil {
 		defer budget.charge(env)()
 	}
-	machine := vms.Get().(*vm.VM)
-	defer vms.Put(machine)
+	// A sync runs the rules directly where it can; a check runs them on the VM, which charges it.
+	var direct unsafe.Pointer
+	if budget == nil && explain == nil {
+		direct = envPointer(rules[0].Target, env)
+	}
+	var machine *vm.VM
+	defer func() {
+		if machine != nil {
+			vms.Put(machine)
+		}
+	}()
 	for _, r := range rules {
+		if direct != nil && r.direct != nil && runDirect(r, direct, out) {
+			continue
+		}
 		if err := budget.spend(r.cost); err != nil {
 			return err
+		}
+		if machine == nil {
+			machine = vms.Get().(*vm.VM)
 		}
 		v, err := machine.Run(r.program, env)
 		if err != nil {

@@ -30,8 +30,9 @@ import (
 // it rewrites `x in 1..2` by copying x into two comparisons, so nested ranges made trees, and
 // compile time, grow exponentially with the length of a rule.
 //
-// It returns the program and what one run of it costs besides the calls it makes.
-func compileStrict(input string, ops ...expr.Option) (*vm.Program, int, error) {
+// It returns the program, what one run of it costs besides the calls it makes, and the rule
+// compiled to closures when they cover it (see direct.go), for the environment struct env.
+func compileStrict(input string, env reflect.Type, ops ...expr.Option) (*vm.Program, int, *compiled, error) {
 	config := conf.CreateNew()
 	for _, op := range ops {
 		op(config)
@@ -43,26 +44,33 @@ func compileStrict(input string, ops ...expr.Option) (*vm.Program, int, error) {
 
 	tree, err := parser.ParseWithConfig(input, config)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if err := refuse(tree); err != nil {
-		return nil, 0, bindError(err, tree)
+		return nil, 0, nil, bindError(err, tree)
 	}
 	if _, err := new(checker.Checker).PatchAndCheck(tree, config); err != nil {
-		return nil, 0, bindError(err, tree)
+		return nil, 0, nil, bindError(err, tree)
 	}
 	ast.Walk(&tree.Node, resetTypes{})
 	if _, err := new(checker.Checker).Check(tree, config); err != nil {
-		return nil, 0, bindError(err, tree)
+		return nil, 0, nil, bindError(err, tree)
 	}
 	ast.Walk(&tree.Node, &binder{})
 	if _, err := new(checker.Checker).Check(tree, config); err != nil {
-		return nil, 0, fmt.Errorf("the rule could not be bounded: %w", bindError(err, tree))
+		return nil, 0, nil, fmt.Errorf("the rule could not be bounded: %w", bindError(err, tree))
 	}
 	var cost costOf
 	ast.Walk(&tree.Node, &cost)
 	prog, err := compiler.Compile(tree, config)
-	return prog, int(cost), err
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	c := closures{cache: &config.NtCache, env: config.Env, typ: env}
+	if x, ok := c.compile(tree.Node); ok {
+		return prog, int(cost), &x, nil
+	}
+	return prog, int(cost), nil, nil
 }
 
 type resetTypes struct{}
