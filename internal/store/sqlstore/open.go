@@ -117,13 +117,13 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*DB, error) {
 		Logger:                 newGormLogger(log),
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		SkipDefaultTransaction: true,
-		// Statements are parsed once per connection and reused: the sync sends the same few
-		// thousands of times. The cache is bounded, as lists with IN (…) of many sizes would
-		// otherwise grow it without end.
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 500,
-		PrepareStmtTTL:     time.Hour,
-		TranslateError:     false,
+		// GORM's statement cache stays off where a transaction can hold a connection the cache
+		// needs: a statement being prepared outside a transaction waits for a connection while
+		// the transaction holding it waits for that statement, and neither moves (SQLite's one
+		// writer deadlocked so). pgx caches prepared statements per connection itself; SQLite's
+		// read-only pool, which never holds a transaction, turns it on below.
+		PrepareStmt:    false,
+		TranslateError: false,
 	}
 	switch t.Dialect {
 	case Postgres:
@@ -197,7 +197,11 @@ func openSQLite(ctx context.Context, t Target, cfg *gorm.Config) (*DB, error) {
 	readDB.SetMaxOpenConns(readers)
 	readDB.SetMaxIdleConns(readers)
 	closeAll := func() { _ = readDB.Close(); _ = sqlDB.Close() }
-	rg, err := gorm.Open(sqlitedialect.New(readDB), cfg)
+	// Reads are parsed once per connection and reused. The cache is bounded, as lists with IN (…)
+	// of many sizes would otherwise grow it without end.
+	readCfg := *cfg
+	readCfg.PrepareStmt, readCfg.PrepareStmtMaxSize, readCfg.PrepareStmtTTL = true, 500, time.Hour
+	rg, err := gorm.Open(sqlitedialect.New(readDB), &readCfg)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("sqlite: %w", err)
