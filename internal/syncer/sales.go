@@ -86,7 +86,25 @@ func (s *session) sales(ctx context.Context) (err error) {
 	var last time.Time
 	// Sales are handled a page at a time, so that their links are read in one query.
 	page := make([]handy.SalesOrder, 0, linkBatch)
+	// The run remembers the sales it handled so that one listed twice is not handled twice; in the
+	// window only the last pages' sales can reappear (sales tied on dateCreated may swap places
+	// between two page reads), so it forgets older pages and keeps the pending ones: a long backlog
+	// does not make it hold every id. A sale that reappeared later anyway would find its link.
+	pendingSeen := make(map[int64]bool, len(s.seen))
+	for id := range s.seen {
+		pendingSeen[id] = true
+	}
+	var previous, current []int64
 	handle := func() error {
+		for _, id := range previous {
+			if !pendingSeen[id] {
+				delete(s.seen, id)
+			}
+		}
+		previous, current = current, previous[:0]
+		for _, sale := range page {
+			current = append(current, sale.ID)
+		}
 		if err := s.prefetchLinks(ctx, page); err != nil {
 			return err
 		}
