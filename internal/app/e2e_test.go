@@ -2,10 +2,12 @@ package app_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	pb "github.com/handybind/handybind/gen/handybind/v1"
 	"github.com/handybind/handybind/internal/handy/handysim"
 	"github.com/handybind/handybind/internal/money"
+	"github.com/handybind/handybind/internal/store/sqlstore"
 	"github.com/handybind/handybind/internal/testdb"
 )
 
@@ -112,6 +115,20 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Contains(t, m.raw, `handybind_upstream_request_duration_seconds_count{method="POST",status="200",system="bind"}`)
 		require.Contains(t, m.raw, `handybind_upstream_request_duration_seconds_count{method="GET",status="200",system="handy"}`)
 		require.NotContains(t, m.raw, c.GetId())
+
+		// On PostgreSQL the account's Handy budget is the one every replica takes from, named by
+		// a hash of its token, never the token.
+		if strings.HasPrefix(dbURL, "postgres") {
+			var accounts int
+			var account []byte
+			db, err := sqlstore.Open(ctx, dbURL, nil)
+			require.NoError(t, err)
+			defer db.Close()
+			require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) OVER (), account FROM handy_budgets LIMIT 1`).Scan(&accounts, &account))
+			require.Equal(t, 1, accounts)
+			require.Len(t, account, sha256.Size)
+			require.NotContains(t, string(account), "h-tok")
+		}
 
 		// No token reached a log line.
 		require.NotContains(t, h.logs.String(), "h-tok")

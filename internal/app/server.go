@@ -161,7 +161,14 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	s.metrics = metrics.New()
-	s.engine = syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: &handy.Budgets{}, Log: s.log, Metrics: s.metrics,
+	budgets := &handy.Budgets{}
+	if s.db.Dialect == sqlstore.Postgres {
+		// Replicas share a database, and Handy counts an account's requests whichever sends them.
+		budgets.Shared = func(account [32]byte) handy.Budget {
+			return s.db.SharedBudget(account, float64(handy.RequestsPerMinute)/60, handy.BudgetBurst)
+		}
+	}
+	s.engine = syncer.New(syncer.Deps{Store: st, Keys: keys, Mappings: s.mappings, Budgets: budgets, Log: s.log, Metrics: s.metrics,
 		Tracer:       s.tp.Tracer("handybind/syncer"),
 		StallTimeout: s.cfg.JobTimeout, LeaseTTL: s.cfg.LeaseTTL, LeaseRenew: min(syncer.DefaultLeaseRenew, s.cfg.LeaseTTL/3),
 		BindOptions: func(o *bind.Options) {

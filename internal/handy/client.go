@@ -70,24 +70,46 @@ func (e *APIError) Unwrap() error {
 	return nil
 }
 
+// Budget is an account's request budget: Wait returns when one more request may be sent, or
+// with ctx's error. A *rate.Limiter is one, kept in this process.
+type Budget interface {
+	Wait(ctx context.Context) error
+}
+
+// NewBudget is a budget of RequestsPerMinute kept in this process, with bursts of BudgetBurst.
+func NewBudget() Budget {
+	return rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), BudgetBurst)
+}
+
+// BudgetBurst is how many requests an account's idle budget lets go at once.
+const BudgetBurst = 20
+
 // Budgets hands out one request budget per Handy account (per token), so that every sync of an
-// account shares it. The zero value is ready to use.
+// account shares it. The zero value keeps budgets in this process.
 type Budgets struct {
+	// Shared, when set, makes an account's budget (named by the SHA-256 of its token) one that
+	// every replica takes from: Handy counts requests per account, not per process.
+	Shared func(account [32]byte) Budget
+
 	mu      sync.Mutex
-	budgets map[[32]byte]*rate.Limiter
+	budgets map[[32]byte]Budget
 }
 
 // For returns the budget of the account the token belongs to.
-func (b *Budgets) For(token string) *rate.Limiter {
+func (b *Budgets) For(token string) Budget {
 	key := sha256.Sum256([]byte(token))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.budgets == nil {
-		b.budgets = map[[32]byte]*rate.Limiter{}
+		b.budgets = map[[32]byte]Budget{}
 	}
 	l, ok := b.budgets[key]
 	if !ok {
-		l = rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 20)
+		if b.Shared != nil {
+			l = b.Shared(key)
+		} else {
+			l = NewBudget()
+		}
 		b.budgets[key] = l
 	}
 	return l
@@ -100,7 +122,7 @@ type Options struct {
 	// Location is the account's time zone for request windows [America/Mexico_City].
 	Location *time.Location
 	// Budget is the account's shared request budget [a new one of RequestsPerMinute].
-	Budget     *rate.Limiter
+	Budget     Budget
 	HTTPClient *http.Client
 	// MaxAttempts is how often a call is tried in all [5].
 	MaxAttempts int
@@ -136,7 +158,7 @@ func New(o Options) (*Client, error) {
 		}
 	}
 	if o.Budget == nil {
-		o.Budget = rate.NewLimiter(rate.Limit(float64(RequestsPerMinute)/60), 20)
+		o.Budget = NewBudget()
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = apiclient.NewHTTPClient(4)

@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,4 +210,50 @@ func TestListingsSeeOtherReplicasChanges(t *testing.T) {
 			require.Empty(t, cs)
 		})
 	}
+}
+
+// Two replicas (two pools on one database) take one account's requests from one bucket: 22
+// requests at 20 a second with bursts of 2 take at least a second however they are split, where
+// a bucket per replica would let them through in half that. Another account has its own bucket,
+// and a wait cut short returns at once.
+func TestHandyBudgetIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	url := testdb.Postgres(t)
+	ctx := context.Background()
+	a := open(t, url)
+	_, err := a.Migrate(ctx, nil)
+	require.NoError(t, err)
+	b := open(t, url)
+	account, other := sha256.Sum256([]byte("tok-a")), sha256.Sum256([]byte("tok-b"))
+	replicas := []*sqlstore.SharedBudget{a.SharedBudget(account, 20, 2), b.SharedBudget(account, 20, 2)}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 11 {
+				require.NoError(t, r.Wait(ctx))
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	require.GreaterOrEqual(t, took, 950*time.Millisecond, "22 requests at 20/s with bursts of 2 went in %s", took)
+	require.Less(t, took, 5*time.Second)
+
+	// The other account's bucket is full.
+	start = time.Now()
+	require.NoError(t, b.SharedBudget(other, 20, 2).Wait(ctx))
+	require.Less(t, time.Since(start), 500*time.Millisecond)
+
+	// A wait bounded by its context ends with it.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	slow := a.SharedBudget(sha256.Sum256([]byte("tok-c")), 0.1, 1) // a token every ten seconds
+	require.NoError(t, slow.Wait(ctx))
+	start = time.Now()
+	require.ErrorIs(t, slow.Wait(short), context.DeadlineExceeded)
+	require.Less(t, time.Since(start), time.Second)
 }
