@@ -217,7 +217,17 @@ func envInt(name string, def int) int {
 // scheduled second each sync started, how long the fan-out took, the peak memory, and the CPU
 // the replica uses once the slot's syncs are done (idle overhead).
 func BenchmarkFleetOnOneReplica(b *testing.B) {
-	n := envInt("HANDYBIND_BENCH_CONNECTIONS", 10000)
+	benchFleet(b, envInt("HANDYBIND_BENCH_CONNECTIONS", 10000), 1)
+}
+
+// BenchmarkFleetOnThreeReplicas is the same with three replicas sharing one database and
+// HANDYBIND_BENCH_CONNECTIONS connections in all (30,000 by default): the slot's syncs are shared
+// out among them by the queue. Memory is the largest replica's; idle CPU, the three together.
+func BenchmarkFleetOnThreeReplicas(b *testing.B) {
+	benchFleet(b, envInt("HANDYBIND_BENCH_CONNECTIONS", 30000), 3)
+}
+
+func benchFleet(b *testing.B, n, replicas int) {
 	spread := time.Duration(envInt("HANDYBIND_BENCH_SPREAD_SECONDS", 300)) * time.Second
 	for b.Loop() {
 		ctx := context.Background()
@@ -254,7 +264,10 @@ func BenchmarkFleetOnOneReplica(b *testing.B) {
 		_ = setup.cmd.Wait()
 
 		begin := time.Now()
-		p := start(b, dbURL, key, "--log-level", "warn", "--key-rps", "0", "--sync-spread", spread.String())
+		procs := make([]*proc, replicas)
+		for i := range procs {
+			procs[i] = start(b, dbURL, key, "--log-level", "warn", "--key-rps", "0", "--sync-spread", spread.String())
+		}
 		syncs := 2 * n // sales and deleted sales
 		var done, inserted int
 		var fanoutTook time.Duration
@@ -314,9 +327,19 @@ func BenchmarkFleetOnOneReplica(b *testing.B) {
 		}
 
 		// Idle: the slot's work is done; what does the replica spend waiting for the next one?
-		cpu0, t0 := cpuSeconds(b, p.cmd.Process.Pid), time.Now()
+		cpu := func() (sum float64) {
+			for _, p := range procs {
+				sum += cpuSeconds(b, p.cmd.Process.Pid)
+			}
+			return sum
+		}
+		cpu0, t0 := cpu(), time.Now()
 		time.Sleep(time.Duration(envInt("HANDYBIND_BENCH_IDLE_SECONDS", 20)) * time.Second)
-		idle := (cpuSeconds(b, p.cmd.Process.Pid) - cpu0) / time.Since(t0).Seconds()
+		idle := (cpu() - cpu0) / time.Since(t0).Seconds()
+		rss := 0.0
+		for _, p := range procs {
+			rss = max(rss, peakRSS(b, p.cmd.Process.Pid))
+		}
 
 		b.ReportMetric(float64(n), "connections")
 		b.ReportMetric(fanoutTook.Seconds(), "fanout_s")
@@ -325,6 +348,6 @@ func BenchmarkFleetOnOneReplica(b *testing.B) {
 		b.ReportMetric(percentile(late, 1).Seconds(), "late_max_s")
 		b.ReportMetric(time.Since(begin).Seconds(), "slot_done_s")
 		b.ReportMetric(100*idle, "idle_cpu_%core")
-		b.ReportMetric(peakRSS(b, p.cmd.Process.Pid), "peak_rss_MB")
+		b.ReportMetric(rss, "peak_rss_MB")
 	}
 }
