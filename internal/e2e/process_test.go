@@ -84,6 +84,10 @@ func start(t testing.TB, dbURL, key string, extra ...string) *proc {
 		"--admin-addr", freeAddr(t), "--allow-hosts", "127.0.0.1"}, extra...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), "HANDYBIND_SECRET_KEY="+key, "HANDYBIND_DATA_DIR="+t.TempDir())
+	if limit := os.Getenv("HANDYBIND_BENCH_SERVICE_GOMEMLIMIT"); limit != "" {
+		// The service's soft memory limit alone: the simulators in this process hold the backlog.
+		p.cmd.Env = append(p.cmd.Env, "GOMEMLIMIT="+limit)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	require.NoError(t, p.cmd.Start())
 	t.Cleanup(func() {
