@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +139,26 @@ func TestDirectRulesCoverTheLanguage(t *testing.T) {
 		sameOnBothPaths(t, m, "order_line", &LineEnv{Line: line, Sale: sale, Connection: conn})
 		sameOnBothPaths(t, m, "order", &OrderEnv{Sale: sale, Connection: conn})
 	}
+}
+
+// A decimal constant is a decimal wherever it stands: arithmetic with dec(…) inside a function's
+// arguments loads (it was once refused as "mismatched types money.Decimal and money.Decimal"),
+// and computes the same on both paths.
+func TestDecimalConstantsInsideCalls(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../mappings/handy-bind/v2.yaml")
+	require.NoError(t, err)
+	src, _, _ := strings.Cut(string(raw), "\ntests:") // its tests expect v2's own rules
+	src = strings.Replace(src, "version: v2", "version: v9", 1)
+	src = regexp.MustCompile(`(?m)^    Qty: .*$`).ReplaceAllString(src, `    Qty: "line.isReward ? dec(0) : cents(line.quantity - dec(1))"`)
+	src = regexp.MustCompile(`(?ms)^    Price: >-\n.*?\n    VATExempt:`).ReplaceAllString(src,
+		"    Price: \"roundTo(netOfTax(line.price * dec('1.5'), line.vatRate), 2)\"\n    VATExempt:")
+	m, err := Compile("v9.yaml", []byte(src))
+	require.NoError(t, err)
+	env := &LineEnv{Line: Line{Quantity: money.MustParse("3.456"), Price: money.MustParse("116"), VATRate: money.MustParse("16")}}
+	line, err := m.OrderLine(env)
+	require.NoError(t, err)
+	require.Equal(t, "2.46", line.Qty.String())
+	require.Equal(t, "150", line.Price.String())
+	sameOnBothPaths(t, m, "order_line", env)
 }

@@ -540,6 +540,9 @@ func (s *sandbox) Visit(node *ast.Node) {
 			if err == nil {
 				folded := &ast.ConstantNode{Value: d}
 				folded.SetLocation(call.Location())
+				// Typed at once: inside a call's arguments the checker does not look again, and
+				// the decimal operators would not see an untyped operand as a decimal.
+				folded.SetType(reflect.TypeOf(d))
 				*node = folded
 			}
 			return
