@@ -584,65 +584,52 @@ func directRule(x compiled, f Field) func(env unsafe.Pointer, out any) bool {
 	switch to := f.to.(type) {
 	case func(any, string):
 		if x.kind == kindStr {
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.str(p)
-				if ok {
-					to(out, v)
-				}
-				return ok
-			}
+			return setter(x.str, to)
 		}
 	case func(any, money.Decimal):
 		switch x.kind {
 		case kindDec:
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.dec(p)
-				if ok {
-					to(out, v)
-				}
-				return ok
-			}
+			return setter(x.dec, to)
 		case kindInt:
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.int(p)
-				if ok {
-					to(out, money.NewFromInt(v))
-				}
-				return ok
-			}
+			return setter(convert(x.int, money.NewFromInt), to)
 		}
 	case func(any, int):
 		if x.kind == kindInt {
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.int(p)
-				if ok {
-					to(out, int(v))
-				}
-				return ok
-			}
+			return setter(convert(x.int, func(v int64) int { return int(v) }), to)
 		}
 	case func(any, bool):
 		if x.kind == kindBool {
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.bool(p)
-				if ok {
-					to(out, v)
-				}
-				return ok
-			}
+			return setter(x.bool, to)
 		}
 	case func(any, time.Time):
 		if x.kind == kindTime {
-			return func(p unsafe.Pointer, out any) bool {
-				v, ok := x.time(p)
-				if ok {
-					to(out, v)
-				}
-				return ok
-			}
+			return setter(x.time, to)
 		}
 	}
 	return nil
+}
+
+// setter sets a field to what get gives, when it gives something.
+func setter[T any](get func(unsafe.Pointer) (T, bool), to func(any, T)) func(unsafe.Pointer, any) bool {
+	return func(p unsafe.Pointer, out any) bool {
+		v, ok := get(p)
+		if ok {
+			to(out, v)
+		}
+		return ok
+	}
+}
+
+// convert is get with its value converted.
+func convert[A, B any](get func(unsafe.Pointer) (A, bool), conv func(A) B) func(unsafe.Pointer) (B, bool) {
+	return func(p unsafe.Pointer) (B, bool) {
+		v, ok := get(p)
+		if !ok {
+			var zero B
+			return zero, false
+		}
+		return conv(v), true
+	}
 }
 
 // runDirect runs a rule's closure on env, reporting false (so that the VM runs the rule) if it
