@@ -346,39 +346,11 @@ func (c *closures) call(n *ast.CallNode) (compiled, bool) {
 	case strings.HasPrefix(name, "dec") && is(kindDec, kindDec):
 		return decimalCall(name, args[0], args[1])
 	case name == "netOfTax" && is(kindDec, kindDec):
-		a, b := args[0].dec, args[1].dec
-		return decOf(func(p unsafe.Pointer) (money.Decimal, bool) {
-			x, ok1 := a(p)
-			y, ok2 := b(p)
-			if !ok1 || !ok2 {
-				return money.Decimal{}, false
-			}
-			d, err := netOfTax(x, y)
-			return d, err == nil && decimalFits(d)
-		}), true
+		return decimalsCall(args, func(v []money.Decimal) (money.Decimal, error) { return netOfTax(v[0], v[1]) }), true
 	case name == "netOfTaxes" && is(kindDec, kindDec, kindDec):
-		a, b, e := args[0].dec, args[1].dec, args[2].dec
-		return decOf(func(p unsafe.Pointer) (money.Decimal, bool) {
-			x, ok1 := a(p)
-			y, ok2 := b(p)
-			z, ok3 := e(p)
-			if !ok1 || !ok2 || !ok3 {
-				return money.Decimal{}, false
-			}
-			d, err := netOfTaxes(x, y, z)
-			return d, err == nil && decimalFits(d)
-		}), true
+		return decimalsCall(args, func(v []money.Decimal) (money.Decimal, error) { return netOfTaxes(v[0], v[1], v[2]) }), true
 	case name == "withTax" && is(kindDec, kindDec):
-		a, b := args[0].dec, args[1].dec
-		return decOf(func(p unsafe.Pointer) (money.Decimal, bool) {
-			x, ok1 := a(p)
-			y, ok2 := b(p)
-			if !ok1 || !ok2 {
-				return money.Decimal{}, false
-			}
-			d := withTax(x, y)
-			return d, decimalFits(d)
-		}), true
+		return decimalsCall(args, func(v []money.Decimal) (money.Decimal, error) { return withTax(v[0], v[1]), nil }), true
 	case name == "cents" && is(kindDec):
 		a := args[0].dec
 		return decOf(func(p unsafe.Pointer) (money.Decimal, bool) {
@@ -575,6 +547,27 @@ func (c *closures) concat(n *ast.CallNode) (compiled, bool) {
 		}
 		return b.String(), true
 	}), true
+}
+
+// decimalsCall calls f on the values of decimal arguments (two or three); it gives up, so that
+// the VM runs the rule, where an argument does, f fails, or the result is out of range.
+func decimalsCall(args []compiled, f func([]money.Decimal) (money.Decimal, error)) compiled {
+	get := make([]func(unsafe.Pointer) (money.Decimal, bool), len(args))
+	for i, a := range args {
+		get[i] = a.dec
+	}
+	return decOf(func(p unsafe.Pointer) (money.Decimal, bool) {
+		var buf [3]money.Decimal
+		v := buf[:len(get)]
+		for i, g := range get {
+			var ok bool
+			if v[i], ok = g(p); !ok {
+				return money.Decimal{}, false
+			}
+		}
+		d, err := f(v)
+		return d, err == nil && decimalFits(d)
+	})
 }
 
 // directRule is a rule's closure with the field's setter: it sets the field and reports true, or
