@@ -44,15 +44,7 @@ func TestOffsetsSpreadTheFleet(t *testing.T) {
 func TestScheduledSyncsStartAtTheirOffsetAndTriggersRunNow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, testdb.SQLite(t), nil)
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	_, err = db.Migrate(ctx, nil)
-	require.NoError(t, err)
-	st := sqlstore.New(db)
-	log := slog.New(slog.DiscardHandler)
-	q, err := jobs.New(db, st, syncer.New(syncer.Deps{Store: st, Log: log}), log, jobs.Options{})
-	require.NoError(t, err)
+	db, st, q := newQueue(t, testdb.SQLite(t))
 
 	// A connection whose offset is at least a minute into the slot.
 	var c *store.Connection
@@ -95,15 +87,7 @@ func TestFanoutAsksOnceForEveryActiveConnection(t *testing.T) {
 	for name, url := range testdb.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := sqlstore.Open(ctx, url, nil)
-			require.NoError(t, err)
-			t.Cleanup(db.Close)
-			_, err = db.Migrate(ctx, nil)
-			require.NoError(t, err)
-			st := sqlstore.New(db)
-			log := slog.New(slog.DiscardHandler)
-			q, err := jobs.New(db, st, syncer.New(syncer.Deps{Store: st, Log: log}), log, jobs.Options{})
-			require.NoError(t, err)
+			db, st, q := newQueue(t, url)
 
 			const active = 450 // more than two pages
 			for i := range active + 2 {
@@ -137,4 +121,20 @@ func TestFanoutAsksOnceForEveryActiveConnection(t *testing.T) {
 			require.Equal(t, active, r)
 		})
 	}
+}
+
+// newQueue is a queue (not started) on a new, migrated database.
+func newQueue(t *testing.T, url string) (*sqlstore.DB, *sqlstore.Store, *jobs.Queue) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url, nil)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	_, err = db.Migrate(ctx, nil)
+	require.NoError(t, err)
+	st := sqlstore.New(db)
+	log := slog.New(slog.DiscardHandler)
+	q, err := jobs.New(db, st, syncer.New(syncer.Deps{Store: st, Log: log}), log, jobs.Options{})
+	require.NoError(t, err)
+	return db, st, q
 }
