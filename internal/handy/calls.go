@@ -128,7 +128,8 @@ func (c *Client) SalesOrders(ctx context.Context, sq SalesQuery) iter.Seq2[Sales
 		c.windowQuery(q, *sq.Window)
 	}
 	return func(yield func(SalesOrder, error) bool) {
-		for o, err := range listCounted[SalesOrder](c, ctx, "/salesOrder", "salesOrders", q, sq.OnTotal) {
+		// A sale deleted while the list is read (an edit deletes one) must not hide another.
+		for o, err := range listCounted[SalesOrder](c, ctx, "/salesOrder", "salesOrders", q, sq.OnTotal, true) {
 			if err == nil {
 				if cerr := o.Check(); cerr != nil {
 					err = fmt.Errorf("handy GET /salesOrder: sales order %d: %w", o.ID, cerr)

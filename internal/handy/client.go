@@ -272,12 +272,21 @@ func rateLimitWait(h http.Header, now time.Time) time.Duration {
 // list pages through a collection by following pagination.nextPage, using only its query, always
 // against the configured base URL, until it is null.
 func list[T any](c *Client, ctx context.Context, resource, field string, q url.Values) iter.Seq2[T, error] {
-	return listCounted[T](c, ctx, resource, field, q, nil)
+	return listCounted[T](c, ctx, resource, field, q, nil, false)
 }
+
+// maxRewinds bounds how often one listing goes back for items that moved to pages already read.
+const maxRewinds = 20
 
 // listCounted is list that also tells onTotal, once, how many items the whole list has (Handy's
 // totalCount on the first page), before the first item.
-func listCounted[T any](c *Client, ctx context.Context, resource, field string, q url.Values, onTotal func(int)) iter.Seq2[T, error] {
+//
+// Handy pages by position. When items leave the list while it is read (a sale deleted, or edited,
+// which deletes it), those after them move towards the first page, and as many as left slip onto
+// pages already read, never to be seen. With rewind, a page whose totalCount is lower than the
+// previous page's sends the listing back over as many pages as could hold what moved, so every
+// item is seen (some twice: the caller de-duplicates).
+func listCounted[T any](c *Client, ctx context.Context, resource, field string, q url.Values, onTotal func(int), rewind bool) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		q.Set("max", strconv.Itoa(PageSize))
@@ -285,6 +294,7 @@ func listCounted[T any](c *Client, ctx context.Context, resource, field string, 
 			q.Set("page", "1")
 		}
 		next := resource + "?" + encode(q)
+		total, rewinds := int64(-1), 0
 		for next != "" {
 			var page map[string]json.RawMessage
 			if err := c.do(ctx, http.MethodGet, next, nil, &page); err != nil {
@@ -312,6 +322,20 @@ func listCounted[T any](c *Client, ctx context.Context, resource, field string, 
 				onTotal(int(p.TotalCount))
 				onTotal = nil
 			}
+			if rewind && total >= 0 && p.TotalCount < total {
+				if rewinds++; rewinds > maxRewinds {
+					yield(zero, fmt.Errorf("handy GET %s: the list kept shrinking while it was read (%d times); read it again later", resource, maxRewinds))
+					return
+				}
+				back, err := pageBack(next, int((total-p.TotalCount+PageSize-1)/PageSize))
+				if err != nil {
+					yield(zero, fmt.Errorf("handy GET %s: %w", resource, err))
+					return
+				}
+				total, next = p.TotalCount, back
+				continue
+			}
+			total = p.TotalCount
 			for _, it := range items {
 				if !yield(it, nil) {
 					return
@@ -328,6 +352,21 @@ func listCounted[T any](c *Client, ctx context.Context, resource, field string, 
 			}
 		}
 	}
+}
+
+// pageBack is the request for the page n before the one requested by req (never before the first).
+func pageBack(req string, n int) (string, error) {
+	path, raw, _ := strings.Cut(req, "?")
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "", fmt.Errorf("reading the page requested: %w", err)
+	}
+	page, err := strconv.Atoi(q.Get("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	q.Set("page", strconv.Itoa(max(1, page-n)))
+	return path + "?" + encode(q), nil
 }
 
 // encode writes query values the way Handy's documentation shows them: spaces as %20, and the

@@ -551,3 +551,37 @@ func TestOptionalTaxLines(t *testing.T) {
 	}})
 	require.ErrorContains(t, err, "no optional tax")
 }
+
+// Sales deleted while a window is read page by page (an edit deletes the old sale) move the ones
+// after them onto pages already read: the listing goes back for them, so every sale still in the
+// window is seen. Pages of 100 of 350 sales, the deletions made while the second page is read:
+// with one gone, the third page sees 349 and the listing goes back one page (pages 1, 2, 3, 2, 3,
+// 4); with 150 gone, back two, and the list now ends on its second page (1, 2, 3, 1, 2).
+func TestSalesDeletedWhileListedHideNoOther(t *testing.T) {
+	t.Parallel()
+	for gone, requests := range map[int]int{1: 6, 150: 5} {
+		t.Run(fmt.Sprintf("%d deleted", gone), func(t *testing.T) {
+			a := newAccount(t)
+			base := time.Now().UTC().Add(-3 * time.Hour)
+			var all []int64
+			for i := range 350 {
+				all = append(all, a.sale(t, base.Add(time.Duration(i)*time.Second)).ID)
+			}
+			seen := map[int64]bool{}
+			n := 0
+			for s, err := range a.c.CreatedSales(context.Background(), base.Add(-time.Minute), time.Now().UTC(), nil) {
+				require.NoError(t, err)
+				seen[s.ID] = true
+				if n++; n == 150 { // in the middle of the second page
+					for _, id := range all[:gone] {
+						require.NoError(t, a.sim.DeleteSale(id, time.Now().UTC(), a.seller.ID))
+					}
+				}
+			}
+			for i, id := range all[gone:] {
+				require.True(t, seen[id], "sale %d (position %d) was never listed", id, gone+i)
+			}
+			require.Equal(t, requests, a.sim.Count("GET /salesOrder"))
+		})
+	}
+}
