@@ -8,7 +8,8 @@ import (
 	"github.com/handybind/handybind/internal/store"
 )
 
-// connCacheSize bounds the connections kept for listing: a few hundred bytes each.
+// connCacheSize bounds the connections kept for listing: about a kilobyte each (their sealed
+// tokens included), so some 10 MB at most.
 const connCacheSize = 10000
 
 // connStamp is what a listing reads of each connection: enough to tell whether the copy kept
@@ -19,8 +20,9 @@ type connStamp struct {
 }
 
 // connCache keeps connections as last read, by id. An entry serves only a reader that found the
-// same update time in the database, so another replica's write is never hidden: it stamped a new
-// time.
+// same update time in the database, so another replica's write is never hidden: every write of a
+// connection goes through UpdateConnection, which stamps a new time. (A row changed by hand in
+// the database without a new updated_at is listed as it was until the entry goes.)
 type connCache struct {
 	mu   sync.Mutex
 	max  int
@@ -39,7 +41,8 @@ func (c *connCache) get(st connStamp) *store.Connection {
 	if kept == nil || !kept.UpdatedAt.Equal(st.updated) {
 		return nil
 	}
-	// A copy: callers may change what they are given.
+	// A copy: callers may change what they are given (the sealed tokens' bytes are shared, and
+	// never written).
 	cp := *kept
 	return &cp
 }

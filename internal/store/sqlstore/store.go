@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,7 +164,8 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	args = append(args, f.Limit)
+	filter := args
+	args = append(slices.Clip(args), f.Limit)
 	if s.conns == nil || s.inTx {
 		return s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections"+cond+" ORDER BY id ASC LIMIT ?", args...)
 	}
@@ -194,7 +196,13 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 	if len(missing) == 0 {
 		return out, nil
 	}
-	read, err := s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections WHERE id IN ?", missing)
+	// The filter again: a connection changed between the two reads (paused, say) must not be
+	// listed among those it no longer matches.
+	inCond := " WHERE id IN ?"
+	if cond != "" {
+		inCond += " AND " + strings.TrimPrefix(cond, " WHERE ")
+	}
+	read, err := s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections"+inCond, append([]any{missing}, filter...)...)
 	if err != nil {
 		return nil, err
 	}
