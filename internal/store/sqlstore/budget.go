@@ -2,8 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // SharedBudget is a token bucket kept in PostgreSQL, so that every replica takes one account's
@@ -13,41 +14,52 @@ import (
 type SharedBudget struct {
 	db      *DB
 	account []byte
-	rate    float64 // tokens a second
+	perSec  float64 // tokens a second
 	burst   float64
+	local   *rate.Limiter // when the database cannot be asked
 }
 
 // SharedBudget returns the budget of account (the SHA-256 of its token), perSecond requests a
 // second with bursts of burst. Only PostgreSQL keeps one; SQLite serves one process.
 func (db *DB) SharedBudget(account [32]byte, perSecond float64, burst int) *SharedBudget {
-	return &SharedBudget{db: db, account: account[:], rate: perSecond, burst: float64(burst)}
+	return &SharedBudget{db: db, account: account[:], perSec: perSecond, burst: float64(burst), local: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
+// clock_timestamp, not now(): a statement that waited for the row's lock must not refill from
+// the time it started, which may be before the last refill.
 const takeToken = `
-INSERT INTO handy_budgets AS b (account, tokens, refreshed_at) VALUES ($1, $3 - 1, now())
+INSERT INTO handy_budgets AS b (account, tokens, refreshed_at) VALUES ($1, $3 - 1, clock_timestamp())
 ON CONFLICT (account) DO UPDATE SET
-    tokens = LEAST($3, b.tokens + EXTRACT(EPOCH FROM now() - b.refreshed_at) * $2) - 1,
-    refreshed_at = now()
+    tokens = LEAST($3, b.tokens + GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - b.refreshed_at)) * $2) - 1,
+    refreshed_at = GREATEST(b.refreshed_at, clock_timestamp())
 RETURNING tokens`
 
 // Wait takes a token, waiting for it when the bucket is empty. A wait cut short by ctx gives its
-// token back.
+// token back. When the database cannot be asked (a dropped connection, a failover), the request
+// waits on this process's own bucket instead of failing the sync: Handy answers an account over
+// its budget with 429, which the client waits out.
 func (b *SharedBudget) Wait(ctx context.Context) error {
 	var tokens float64
-	if err := b.db.SQL.QueryRowContext(ctx, takeToken, b.account, b.rate, b.burst).Scan(&tokens); err != nil {
-		return fmt.Errorf("taking from the Handy request budget: %w", err)
+	if err := b.db.SQL.QueryRowContext(ctx, takeToken, b.account, b.perSec, b.burst).Scan(&tokens); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return b.local.Wait(ctx)
 	}
 	if tokens >= 0 {
 		return nil
 	}
-	t := time.NewTimer(time.Duration(-tokens / b.rate * float64(time.Second)))
+	t := time.NewTimer(time.Duration(-tokens / b.perSec * float64(time.Second)))
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		// Best effort: a token not given back is only a request's worth of waiting for others.
-		_, _ = b.db.SQL.ExecContext(context.WithoutCancel(ctx), `UPDATE handy_budgets SET tokens = tokens + 1 WHERE account = $1`, b.account)
+		// Best effort, and briefly (it may run as the process stops): a token not given back is
+		// only a request's worth of waiting for others.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_, _ = b.db.SQL.ExecContext(rctx, `UPDATE handy_budgets SET tokens = tokens + 1 WHERE account = $1`, b.account)
 		return ctx.Err()
 	}
 }

@@ -256,4 +256,15 @@ func TestHandyBudgetIsSharedByReplicas(t *testing.T) {
 	start = time.Now()
 	require.ErrorIs(t, slow.Wait(short), context.DeadlineExceeded)
 	require.Less(t, time.Since(start), time.Second)
+	// Its token was given back: the bucket is at about zero, not one in debt.
+	tokenC := sha256.Sum256([]byte("tok-c"))
+	var tokens float64
+	require.NoError(t, a.SQL.QueryRowContext(ctx, `SELECT tokens FROM handy_budgets WHERE account = $1`, tokenC[:]).Scan(&tokens))
+	require.InDelta(t, 0, tokens, 0.5)
+
+	// A database that cannot be asked does not fail the request: this process's bucket paces it.
+	gone := open(t, url)
+	budget := gone.SharedBudget(account, 20, 2)
+	gone.Close()
+	require.NoError(t, budget.Wait(ctx))
 }
