@@ -426,6 +426,20 @@ func (q *Queue) Fanout(ctx context.Context, kind store.SyncKind, slot time.Time)
 			}
 			return nil
 		})
+		if err != nil && ctx.Err() == nil {
+			// One connection's failure must not cost the page's others their slot: ask for each
+			// in its own transaction, and report what still fails (River tries the fan-out again,
+			// and what was asked for merges).
+			q.log.WarnContext(ctx, "fanning out a page of connections at once failed; asking one by one", "kind", kind, "error", err)
+			var failed []error
+			for _, c := range cs {
+				_, err := q.trigger(ctx, c.ID, kind, store.TriggerSchedule, slot.Add(Offset(c.ID, kind, q.spread)))
+				if err != nil && !errs.Is(err, errs.KindFailedPrecondition) && !errs.Is(err, errs.KindNotFound) {
+					failed = append(failed, fmt.Errorf("connection %s: %w", c.ID, err))
+				}
+			}
+			err = errors.Join(failed...)
+		}
 		if err != nil {
 			return err
 		}

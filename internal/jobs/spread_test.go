@@ -119,6 +119,15 @@ func TestFanoutAsksOnceForEveryActiveConnection(t *testing.T) {
 			j, r = count()
 			require.Equal(t, active, j, "the same slot again merges")
 			require.Equal(t, active, r)
+
+			// A connection whose merge fails (its queued run is gone) does not fail the page's
+			// others: they are asked for one by one, and the slot's fan-out succeeds.
+			_, err := db.SQL.ExecContext(ctx, `DELETE FROM runs WHERE id = (SELECT id FROM runs ORDER BY id LIMIT 1)`)
+			require.NoError(t, err)
+			require.NoError(t, q.Fanout(ctx, store.SyncSales, slot))
+			j, r = count()
+			require.Equal(t, active, j)
+			require.Equal(t, active-1, r)
 		})
 	}
 }
