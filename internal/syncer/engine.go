@@ -474,6 +474,7 @@ type session struct {
 	warehouses    map[string]bind.Warehouse // by name
 	productByCode map[string]string         // Bind product id by code
 	seen          map[int64]bool            // sales handled in this run (pending ones reappear in the window)
+	keep          map[int64]bool            // of those, the ones seen keeps to the end: pending and held sales
 	sent          []sentOrder               // orders this run put in Bind, to read their totals back
 	handyEnabled  map[string]bool           // Handy's enabled product codes, read once when needed
 	links         map[string]*store.Link    // the links of the page of sales in hand, read ahead

@@ -87,17 +87,21 @@ func (s *session) sales(ctx context.Context) (err error) {
 	// Sales are handled a page at a time, so that their links are read in one query.
 	page := make([]handy.SalesOrder, 0, linkBatch)
 	// The run remembers the sales it handled so that one listed twice is not handled twice; in the
-	// window only the last pages' sales can reappear (sales tied on dateCreated may swap places
-	// between two page reads), so it forgets older pages and keeps the pending ones: a long backlog
-	// does not make it hold every id. A sale that reappeared later anyway would find its link.
-	pendingSeen := make(map[int64]bool, len(s.seen))
+	// window only the last pages' sales reappear (sales tied on dateCreated may swap places
+	// between two page reads, and a listing goes back a page when sales were deleted meanwhile),
+	// so it forgets older pages, keeping the pending sales and those it held: a long backlog does
+	// not make it hold every id. A sale that reappeared later anyway finds its link, confirmed.
 	for id := range s.seen {
-		pendingSeen[id] = true
+		s.keepSeen(id)
 	}
 	var previous, current []int64
 	handle := func() error {
+		inPage := make(map[int64]bool, len(page))
+		for _, sale := range page {
+			inPage[sale.ID] = true
+		}
 		for _, id := range previous {
-			if !pendingSeen[id] {
+			if !s.keep[id] && !inPage[id] {
 				delete(s.seen, id)
 			}
 		}
@@ -370,7 +374,19 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 
 // postpone keeps a sale pending with its reason, so a later run tries it again; only an error
 // that stops the whole run (credentials, the context) is returned.
+// keepSeen makes the run remember a sale it handled to its end.
+func (s *session) keepSeen(id int64) {
+	if s.keep == nil {
+		s.keep = map[int64]bool{}
+	}
+	s.keep[id] = true
+}
+
 func (s *session) postpone(ctx context.Context, saleID, sum, reason string, cause error) error {
+	if id, err := strconv.ParseInt(saleID, 10, 64); err == nil {
+		// Held: met again in this run's window, it is not tried a second time.
+		s.keepSeen(id)
+	}
 	if s.prewritten[saleID] {
 		// Its order was not sent: the pending link written ahead goes at the next flush.
 		s.unsent = append(s.unsent, saleID)
