@@ -107,6 +107,9 @@ type ConnectionStore interface {
 	// UpdateConnection reads the connection, lets fn change it and writes it back, atomically;
 	// an error from fn aborts without writing. It returns the stored result.
 	UpdateConnection(ctx context.Context, id string, fn func(c *Connection) error) (*Connection, error)
+	// LockConnection holds the connection's row, inside Tx, until the transaction ends, without
+	// writing it; a missing one is not-found.
+	LockConnection(ctx context.Context, id string) error
 	// DeleteConnection removes the connection with its runs, items and links; a missing one is not-found.
 	DeleteConnection(ctx context.Context, id string) error
 }

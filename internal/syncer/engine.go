@@ -436,7 +436,9 @@ var ErrBusy = errors.New("the same sync of this connection is running")
 // two workers (or two replicas) can never start the same sync of a connection at once.
 func (e *Engine) claim(ctx context.Context, c *store.Connection, kind store.SyncKind, start func(tx store.Store) error) error {
 	return e.d.Store.Tx(ctx, func(tx store.Store) error {
-		if _, err := tx.UpdateConnection(ctx, c.ID, func(*store.Connection) error { return nil }); err != nil {
+		// The row lock serialises claims; nothing is written, so the connection's update time (and
+		// the listings that read by it) stays as the caller left it.
+		if err := tx.LockConnection(ctx, c.ID); err != nil {
 			return err
 		}
 		running, err := tx.ListRuns(ctx, store.RunFilter{ConnectionID: c.ID, Kind: kind, State: store.RunRunning, Limit: 5})

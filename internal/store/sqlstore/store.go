@@ -271,6 +271,23 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*store.
 	return out, err
 }
 
+// LockConnection implements store.ConnectionStore. On SQLite the transaction already holds the
+// database's one write lock (transactions begin IMMEDIATE), so reading the row is enough.
+func (s *Store) LockConnection(ctx context.Context, id string) error {
+	q := "SELECT 1 FROM connections WHERE id = ?"
+	if s.dialect == Postgres {
+		q += " FOR UPDATE"
+	}
+	var found []int
+	if err := s.db.WithContext(ctx).Raw(q, uuidKey(id)).Scan(&found).Error; err != nil {
+		return adapt(err, "connection "+id)
+	}
+	if len(found) == 0 {
+		return errs.NotFound("connection %s not found", id)
+	}
+	return nil
+}
+
 // DeleteConnection implements store.ConnectionStore.
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 	res := s.db.WithContext(ctx).Where("id = ?", uuidKey(id)).Delete(&connectionRow{})

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConnectionListPages", testConnectionListPages},
 		{"ConnectionUpdate", testConnectionUpdate},
 		{"ConnectionConcurrentUpdates", testConnectionConcurrentUpdates},
+		{"ConnectionLock", testConnectionLock},
 		{"ConnectionDeleteCascades", testConnectionDeleteCascades},
 		{"Runs", testRuns},
 		{"RunItems", testRunItems},
@@ -717,4 +718,44 @@ func testMappingVersionsConcurrentPublish(t *testing.T, s store.Store) {
 		require.False(t, seen[v.Number], "v%d given twice to versions acme sees", v.Number)
 		seen[v.Number] = true
 	}
+}
+
+// LockConnection holds the row to the end of the transaction, one holder at a time, and writes
+// nothing: the update time stays.
+func testConnectionLock(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	requireKind(t, s.Tx(ctx, func(tx store.Store) error { return tx.LockConnection(ctx, newID(t)) }), errs.KindNotFound)
+	c := sampleConnection(t)
+	require.NoError(t, s.CreateConnection(ctx, c))
+	before, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	var holding, most int
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, s.Tx(ctx, func(tx store.Store) error {
+				if err := tx.LockConnection(ctx, c.ID); err != nil {
+					return err
+				}
+				mu.Lock()
+				holding++
+				most = max(most, holding)
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+				mu.Lock()
+				holding--
+				mu.Unlock()
+				return nil
+			}))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, most, "one holder at a time")
+	after, err := s.GetConnection(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, before.UpdatedAt, after.UpdatedAt)
 }
