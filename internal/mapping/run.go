@@ -331,6 +331,11 @@ func (m *Mapping) TestContext(ctx context.Context) ([]TestResult, error) {
 			out = append(out, res)
 			continue
 		}
+		// A sync runs the rules as closures where it can (direct.go): what it computes must be
+		// what this check computed, or the version must not be used.
+		if synced := tc.target.newOut(); m.apply(nil, tc.target.Name, env.Interface(), synced, nil) != nil || !reflect.DeepEqual(synced, obj) {
+			fail("line %d: the rules give another result when run as a sync runs them; this is a defect in handybind, please report it with this file", tc.line)
+		}
 		got := map[string]any{}
 		for _, f := range fields {
 			got[f.Field] = f.Value
