@@ -94,21 +94,18 @@ func (s *session) sales(ctx context.Context) (err error) {
 	for id := range s.seen {
 		s.keepSeen(id)
 	}
-	var previous, current []int64
+	var previous map[int64]bool // the ids of the page before this one
 	handle := func() error {
 		inPage := make(map[int64]bool, len(page))
 		for _, sale := range page {
 			inPage[sale.ID] = true
 		}
-		for _, id := range previous {
+		for id := range previous {
 			if !s.keep[id] && !inPage[id] {
 				delete(s.seen, id)
 			}
 		}
-		previous, current = current, previous[:0]
-		for _, sale := range page {
-			current = append(current, sale.ID)
-		}
+		previous = inPage
 		if err := s.prefetchLinks(ctx, page); err != nil {
 			return err
 		}
@@ -372,8 +369,6 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 	return s.confirmSale(ctx, saleID, id, sum, "")
 }
 
-// postpone keeps a sale pending with its reason, so a later run tries it again; only an error
-// that stops the whole run (credentials, the context) is returned.
 // keepSeen makes the run remember a sale it handled to its end.
 func (s *session) keepSeen(id int64) {
 	if s.keep == nil {
@@ -382,6 +377,8 @@ func (s *session) keepSeen(id int64) {
 	s.keep[id] = true
 }
 
+// postpone keeps a sale pending with its reason, so a later run tries it again; only an error
+// that stops the whole run (credentials, the context) is returned.
 func (s *session) postpone(ctx context.Context, saleID, sum, reason string, cause error) error {
 	if id, err := strconv.ParseInt(saleID, 10, 64); err == nil {
 		// Held: met again in this run's window, it is not tried a second time.

@@ -74,12 +74,7 @@ func SQLTx(s store.Store) (*sql.Tx, bool) {
 	if !ok || !st.inTx {
 		return nil, false
 	}
-	pool := st.db.Statement.ConnPool
-	// With prepared statements on, GORM wraps the transaction.
-	if p, ok := pool.(*gorm.PreparedStmtTX); ok {
-		pool = p.Tx
-	}
-	tx, ok := pool.(*sql.Tx)
+	tx, ok := st.db.Statement.ConnPool.(*sql.Tx)
 	return tx, ok
 }
 
@@ -166,7 +161,7 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 	}
 	filter := args
 	args = append(slices.Clip(args), f.Limit)
-	if s.conns == nil || s.inTx {
+	if s.conns == nil { // inside a transaction: read what it sees, in full
 		return s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections"+cond+" ORDER BY id ASC LIMIT ?", args...)
 	}
 	rows, err := s.reads().WithContext(ctx).Raw("SELECT id, updated_at FROM connections"+cond+" ORDER BY id ASC LIMIT ?", args...).Rows()
@@ -198,10 +193,7 @@ func (s *Store) ListConnections(ctx context.Context, f store.ConnectionFilter) (
 	}
 	// The filter again: a connection changed between the two reads (paused, say) must not be
 	// listed among those it no longer matches.
-	inCond := " WHERE id IN ?"
-	if cond != "" {
-		inCond += " AND " + strings.TrimPrefix(cond, " WHERE ")
-	}
+	inCond := " WHERE " + strings.Join(append([]string{"id IN ?"}, where...), " AND ")
 	read, err := s.scanConnections(ctx, "SELECT "+connectionColumns+" FROM connections"+inCond, append([]any{missing}, filter...)...)
 	if err != nil {
 		return nil, err
