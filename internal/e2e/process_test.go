@@ -97,6 +97,12 @@ func start(t testing.TB, dbURL, key string, extra ...string) *proc {
 		}
 		logFile.Close()
 	})
+	// The log lives in the test's temporary folder, which is gone when CI reports the failure.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last lines of %s (pid %d):\n%s", p.grpcAddr, p.cmd.Process.Pid, tail(p.log, 100))
+		}
+	})
 	health, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer health.Close()
@@ -110,6 +116,21 @@ func start(t testing.TB, dbURL, key string, extra ...string) *proc {
 	require.NoError(t, err)
 	t.Cleanup(func() { p.conn.Close() })
 	return p
+}
+
+// tail returns the last n lines of the log at path above debug level.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var lines []string
+	for l := range strings.Lines(string(b)) {
+		if !strings.Contains(l, "level=DEBUG") {
+			lines = append(lines, strings.TrimRight(l, "\n"))
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // mintKey makes a platform key with the CLI, as an operator would, and returns it.

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/handybind/handybind/gen/handybind/v1"
@@ -41,7 +44,9 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Eventually(t, func() bool { return c.orderCount() >= len(sales) }, 60*time.Second, 100*time.Millisecond)
+	if !assert.Eventually(t, func() bool { return c.orderCount() >= len(sales) }, 60*time.Second, 100*time.Millisecond) {
+		t.Fatalf("%d of %d sales reached Bind; the connection's runs:\n%s", c.orderCount(), len(sales), runStates(t, a, connID))
+	}
 	// Let every queued follow-up finish.
 	require.Eventually(t, func() bool {
 		runs, err := a.runs().ListRuns(ctx, &pb.ListRunsRequest{ConnectionId: connID, Kind: pb.SyncKind_SYNC_KIND_SALES, PageSize: 500})
@@ -83,4 +88,19 @@ func TestTwoReplicasOnOnePostgres(t *testing.T) {
 	var fanouts int
 	require.NoError(t, pg.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'handybind.fanout'`).Scan(&fanouts))
 	require.Positive(t, fanouts, "the schedules ran (catching up on start)")
+}
+
+// runStates lists a connection's runs, one a line, for a failure's message.
+func runStates(t testing.TB, p *proc, connID string) string {
+	t.Helper()
+	runs, err := p.runs().ListRuns(context.Background(), &pb.ListRunsRequest{ConnectionId: connID, PageSize: 500})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, r := range runs.GetRuns() {
+		fmt.Fprintf(&b, "%s %s %s trigger=%s started=%s finished=%s processed=%d error=%q\n", r.GetId(), r.GetKind(), r.GetState(),
+			r.GetTrigger(), r.GetStartTime().AsTime().Format(time.RFC3339Nano), r.GetFinishTime().AsTime().Format(time.RFC3339Nano), r.GetProcessed(), r.GetError())
+	}
+	return b.String()
 }
