@@ -114,8 +114,9 @@ func (s *ConnectionServer) ListConnections(ctx context.Context, req *pb.ListConn
 	tenant := req.GetTenant()
 	if caller, _ := auth.FromContext(ctx); caller.Scope() != "" {
 		if tenant != "" && tenant != caller.Scope() {
-			// Another tenant's connections do not exist for this caller.
-			return &pb.ListConnectionsResponse{}, nil
+			// Said as CreateConnection says it: an empty list would read as "that tenant has no
+			// connections". The answer is the same whether the tenant exists or not.
+			return nil, errs.PermissionDenied("this key belongs to tenant %s and cannot list connections of tenant %s", caller.Scope(), tenant)
 		}
 		tenant = caller.Scope()
 	}

@@ -304,8 +304,15 @@ func TestTwoTenantsOverRESTAndGRPC(t *testing.T) {
 		list := h.doAs(t, globexKey, http.MethodGet, "/v1/connections", "")
 		require.Equal(t, http.StatusOK, list.status)
 		require.Len(t, list.body["connections"], 1)
-		list = h.doAs(t, globexKey, http.MethodGet, "/v1/connections?tenant=acme", "")
-		require.Empty(t, list.body["connections"])
+		// Naming another tenant is refused, whether it exists or not, and says why.
+		for _, other := range []string{"acme", "nosuchtenant"} {
+			list = h.doAs(t, globexKey, http.MethodGet, "/v1/connections?tenant="+other, "")
+			require.Equal(t, http.StatusForbidden, list.status, "%v", list.body)
+			require.Equal(t, "this key belongs to tenant globex and cannot list connections of tenant "+other, list.body["message"])
+			require.NotContains(t, list.body, "connections")
+		}
+		_, err = pb.NewConnectionServiceClient(dial(t, h.srv.GRPCAddr(), globexKey)).ListConnections(ctx, &pb.ListConnectionsRequest{Tenant: "acme"})
+		require.Equal(t, codes.PermissionDenied, status.Code(err))
 		all, err := platform.ListConnections(ctx, &pb.ListConnectionsRequest{})
 		require.NoError(t, err)
 		require.Len(t, all.GetConnections(), 3)

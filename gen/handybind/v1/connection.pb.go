@@ -927,7 +927,8 @@ type ListConnectionsRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only connections in this state.
 	State ConnectionState `protobuf:"varint,3,opt,name=state,proto3,enum=handybind.v1.ConnectionState" json:"state,omitempty"`
-	// Only connections of this tenant. A partner key only ever sees its own tenant's.
+	// Only connections of this tenant. A partner key only ever sees its own tenant's: naming another
+	// one is refused with PERMISSION_DENIED.
 	Tenant        string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
