@@ -282,6 +282,22 @@ func problemLine(path, desc string) string {
 	return where + ": " + desc[len(m[0]):]
 }
 
+// newRefusals fails a dry run in which the candidate would refuse sales that the pinned version
+// sends, so that a script switching versions stops there. Changed fields are what a new version is
+// for, and a sale both refuse is no worse for the switch: neither fails it.
+func newRefusals(res *pb.CompareMappingResponse) error {
+	var ids []string
+	for _, sc := range res.GetSales() {
+		if sc.GetCandidateRefusal() != "" && sc.GetPinnedRefusal() == "" {
+			ids = append(ids, sc.GetHandySaleId())
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s would refuse %d sale(s) that %s sends: %s", res.GetCandidateVersion(), len(ids), res.GetPinnedVersion(), strings.Join(ids, ", "))
+}
+
 // newMappingDiffCommand prints a dry run of a candidate version on a connection's recent sales.
 func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 	var api apiFlags
@@ -292,7 +308,8 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 		Short: "Show what a mapping version would change in a connection's most recent sales, before switching to it",
 		Long: "Map a connection's most recent sales already in Bind (read again from Handy) with its pinned\n" +
 			"version and with --version, and print each field that would differ with the rule behind the new\n" +
-			"value, and the sales the new version would refuse. Nothing is written anywhere.",
+			"value, and the sales the new version would refuse. Nothing is written anywhere. Exits with 1 when\n" +
+			"the new version would refuse a sale the pinned one sends.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := api.dial()
@@ -305,7 +322,10 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 				return apiError(err)
 			}
 			if *asJSON {
-				return printProto(stdout, res)
+				if err := printProto(stdout, res); err != nil {
+					return err
+				}
+				return newRefusals(res)
 			}
 			fmt.Fprintf(stdout, "%s → %s on %d sale(s); %d unchanged\n", res.GetPinnedVersion(), res.GetCandidateVersion(), len(res.GetSales()), res.GetUnchangedCount())
 			for _, sc := range res.GetSales() {
@@ -339,7 +359,7 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 					fmt.Fprintln(stdout)
 				}
 			}
-			return nil
+			return newRefusals(res)
 		},
 	}
 	api.register(diff)
