@@ -7,6 +7,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 var (
@@ -18,36 +19,93 @@ var (
 	gatewayValue = regexp.MustCompile(`invalid value for \w+ field (\w+)`)
 )
 
-// GatewayStatus gives an INVALID_ARGUMENT the REST gateway raised itself (a query parameter or
-// a body it could not read, before any handler ran) a BadRequest field violation, as every other
+// GatewayStatus prepares a gRPC error for a REST caller. Field violations name fields as REST
+// callers write them, in camelCase (displayName, not display_name), in the BadRequest detail and
+// in the message. An INVALID_ARGUMENT the gateway raised itself (a query parameter or a body it
+// could not read, before any handler ran) gets a BadRequest field violation, as every other
 // INVALID_ARGUMENT has, naming the parameter or field where it can and the body otherwise.
 func GatewayStatus(err error) error {
 	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			return restFieldNames(st, br)
+		}
+	}
 	if st.Code() != codes.InvalidArgument {
 		return err
-	}
-	for _, d := range st.Details() {
-		if _, ok := d.(*errdetails.BadRequest); ok {
-			return err
-		}
 	}
 	msg := st.Message()
 	field, desc := "body", "is not valid JSON for this request: "+msg
 	switch {
 	case gatewayParam.MatchString(msg):
 		m := gatewayParam.FindStringSubmatch(msg)
-		field, desc = m[1], "cannot be read: "+m[2]
+		field, desc = JSONPath(m[1]), "cannot be read: "+m[2]
 		if strings.Contains(m[2], "is not a valid value") {
 			desc = "is not one of the values this parameter takes: " + m[2]
 		}
 	case gatewayUnknown.MatchString(msg):
+		// As the caller wrote it.
 		field, desc = gatewayUnknown.FindStringSubmatch(msg)[1], "is not a field of this request (names are case-sensitive, in camelCase)"
 	case gatewayValue.MatchString(msg):
-		field, desc = gatewayValue.FindStringSubmatch(msg)[1], "has a value of the wrong type: "+msg
+		field, desc = JSONPath(gatewayValue.FindStringSubmatch(msg)[1]), "has a value of the wrong type: "+msg
 	}
 	out := status.New(codes.InvalidArgument, "invalid request: "+field+": "+desc)
 	if withDetails, derr := out.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}}); derr == nil {
 		out = withDetails
 	}
 	return out.Err()
+}
+
+// restFieldNames renames the fields of st's BadRequest detail br, and the fields its message
+// names, to their JSON names.
+func restFieldNames(st *status.Status, br *errdetails.BadRequest) error {
+	p := st.Proto()
+	renamed := &errdetails.BadRequest{}
+	for _, v := range br.GetFieldViolations() {
+		name := JSONPath(v.GetField())
+		if name != v.GetField() {
+			// Messages name a field as "field: why" or "field why" (activation's problems).
+			for _, sep := range []string{": ", " "} {
+				p.Message = strings.ReplaceAll(p.Message, v.GetField()+sep, name+sep)
+			}
+		}
+		renamed.FieldViolations = append(renamed.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: name, Description: v.GetDescription()})
+	}
+	for i, d := range p.GetDetails() {
+		if d.MessageIs(br) {
+			if a, err := anypb.New(renamed); err == nil {
+				p.Details[i] = a
+			}
+		}
+	}
+	return status.FromProto(p).Err()
+}
+
+// JSONPath turns a field path of proto names ("connection.settings.price_list",
+// "lines[0].unit_price") into the JSON names protojson reads and writes: each name in
+// lowerCamelCase, as protoc derives json_name (which the API's protos never override). Map keys
+// and indexes in brackets are kept as they are.
+func JSONPath(path string) string {
+	if !strings.Contains(path, "_") {
+		return path
+	}
+	var b strings.Builder
+	b.Grow(len(path))
+	bracket, upper := false, false
+	for _, r := range path {
+		switch {
+		case bracket:
+			bracket = r != ']'
+		case r == '[':
+			bracket = true
+		case r == '_':
+			upper = true
+			continue
+		case upper && 'a' <= r && r <= 'z':
+			r -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -410,7 +410,7 @@ func TestTwoTenantsOverRESTAndGRPC(t *testing.T) {
 		forged := page.Encode("x' OR 1=1", "state=&tenant=")
 		res = h.doAs(t, h.platformKey, http.MethodGet, "/v1/connections?pageToken="+forged, "")
 		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
-		require.Contains(t, res.raw, "page_token")
+		require.Contains(t, res.raw, `"field":"pageToken"`)
 	})
 }
 
@@ -476,7 +476,7 @@ func testStoredTokenGoesOnlyWhereItWasEntered(t *testing.T, dbURL string) {
 	for _, url := range []string{"http://169.254.169.254/latest", "http://10.0.0.7:8080", "http://localhost:9", "http://[::1]:9", "https://api.bind.com.mx:8443"} {
 		res := h.do(t, http.MethodPatch, "/v1/connections/"+c.GetId(), `{"bind":{"baseUrl":"`+url+`","token":"x"}}`)
 		require.Equal(t, http.StatusBadRequest, res.status, "%s: %s", url, res.raw)
-		require.Contains(t, res.raw, "connection.bind.base_url", url)
+		require.Contains(t, res.raw, `"field":"connection.bind.baseUrl"`, url)
 		require.Contains(t, res.raw, "allow-hosts", url)
 	}
 }

@@ -44,7 +44,7 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		// A backfill start is refused while the connection is active, and beyond 31 days, naming the field.
 		res := h.do(t, http.MethodPost, "/v1/connections/"+c.GetId()+":activate", `{"salesSince":"2020-01-01T00:00:00Z"}`)
 		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
-		require.Contains(t, res.raw, "sales_since")
+		require.Contains(t, res.raw, `"field":"salesSince"`)
 
 		waitRun := func(kind pb.SyncKind) *pb.Run {
 			var done *pb.Run

@@ -61,7 +61,7 @@ func TestNULAndBadUTF8AreRefusedNamingTheField(t *testing.T) {
 
 		res := h.do(t, http.MethodPost, "/v1/connections", `{"displayName":"Norte\u0000SA"}`)
 		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
-		require.Contains(t, res.raw, "connection.display_name")
+		require.Contains(t, res.raw, `"field":"connection.displayName"`, "REST names the field as it was sent")
 		res = h.do(t, http.MethodPost, "/v1/connections", "{\"displayName\":\"Norte\xff\xfeSA\"}")
 		require.Equal(t, http.StatusBadRequest, res.status, res.raw)
 		require.Contains(t, res.raw, "UTF-8")

@@ -286,7 +286,7 @@ func TestInvalidRequestsSayWhatIsWrong(t *testing.T) {
 				if tc.platform {
 					key = h.platformKey
 				}
-				checkRESTViolation(t, h.doAs(t, key, tc.rest.method, tc.rest.path, tc.rest.body), tc.field, tc.want)
+				checkRESTViolation(t, h.doAs(t, key, tc.rest.method, tc.rest.path, tc.rest.body), jsonNames(t, tc.req, tc.field), tc.want)
 			}
 		})
 	}
@@ -304,6 +304,36 @@ func requirePlainWords(t *testing.T, desc string) {
 	for _, w := range engineWords {
 		require.NotContains(t, desc, w, "a sentence a caller cannot use")
 	}
+}
+
+// jsonNames is the path of proto field names path, in the request message req, as a REST caller
+// names it: each field's JSON name as the descriptor gives it, indexes and keys as they are.
+func jsonNames(t *testing.T, req proto.Message, path string) string {
+	t.Helper()
+	md := req.ProtoReflect().Descriptor()
+	var out []string
+	for seg := range strings.SplitSeq(path, ".") {
+		name, rest, _ := strings.Cut(seg, "[")
+		if rest != "" {
+			rest = "[" + rest
+		}
+		require.NotNil(t, md, "%s: %s is inside a field that is not a message", path, seg)
+		if md.Oneofs().ByName(protoreflect.Name(name)) != nil {
+			// A oneof's rule names the oneof, which JSON does not name: it stays.
+			out, md = append(out, seg), nil
+			continue
+		}
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		require.NotNil(t, fd, "%s: %s has no field %s", path, md.FullName(), name)
+		out = append(out, fd.JSONName()+rest)
+		switch {
+		case fd.IsMap():
+			md = fd.MapValue().Message()
+		default:
+			md = fd.Message()
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 // checkRESTViolation checks that a REST answer is 400 and says, in its message and in its

@@ -307,18 +307,19 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 	existing, err := h.connections.CreateConnection(ctx, &pb.CreateConnectionRequest{Connection: &pb.Connection{DisplayName: "x"}})
 	require.NoError(t, err)
 
+	// REST names fields as REST callers write them (camelCase); gRPC, below, as the protos do.
 	rest := []struct {
 		name, method, path, body string
 		status                   int
 		mention                  string
 	}{
-		{"empty name", http.MethodPost, "/v1/connections", `{"displayName":"  "}`, 400, "connection.display_name"},
-		{"malformed URL", http.MethodPost, "/v1/connections", `{"displayName":"x","bind":{"baseUrl":"ftp//nope"}}`, 400, "connection.bind.base_url"},
-		{"page size 10000", http.MethodGet, "/v1/connections?pageSize=10000", "", 400, "page_size"},
+		{"empty name", http.MethodPost, "/v1/connections", `{"displayName":"  "}`, 400, "connection.displayName: is required"},
+		{"malformed URL", http.MethodPost, "/v1/connections", `{"displayName":"x","bind":{"baseUrl":"ftp//nope"}}`, 400, "connection.bind.baseUrl: must be"},
+		{"page size 10000", http.MethodGet, "/v1/connections?pageSize=10000", "", 400, "pageSize: must be"},
 		{"unknown enum", http.MethodGet, "/v1/connections?state=CONNECTION_STATE_BOGUS", "", 400, "state"},
 		{"unknown JSON field", http.MethodPost, "/v1/connections", `{"displayName":"x","priceList":"General"}`, 400, `priceList: is not a field of this request`},
-		{"bad time zone", http.MethodPost, "/v1/connections", `{"displayName":"x","settings":{"timeZone":"Mars/Base"}}`, 400, "connection.settings.time_zone"},
-		{"bad page token", http.MethodGet, "/v1/connections?pageToken=xyz", "", 400, "page_token"},
+		{"bad time zone", http.MethodPost, "/v1/connections", `{"displayName":"x","settings":{"timeZone":"Mars/Base"}}`, 400, "connection.settings.timeZone: "},
+		{"bad page token", http.MethodGet, "/v1/connections?pageToken=xyz", "", 400, "pageToken: is not a token"},
 		{"not a uuid", http.MethodGet, "/v1/connections/42", "", 400, "id"},
 		{"missing connection", http.MethodGet, "/v1/connections/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
 		{"missing run", http.MethodGet, "/v1/runs/01a21a0f-eea7-7b10-aca4-8d13cd1b39d4", "", 404, "not found"},
@@ -534,7 +535,7 @@ func TestGatewayRefusalsNameTheField(t *testing.T) {
 	t.Parallel()
 	h := startServer(t, testConfig(t, testdb.SQLite(t)))
 	cases := []struct{ method, path, body, field, says string }{
-		{http.MethodGet, "/v1/connections?pageSize=abc", "", "page_size", "cannot be read"},
+		{http.MethodGet, "/v1/connections?pageSize=abc", "", "pageSize", "cannot be read"},
 		{http.MethodGet, "/v1/connections?state=9", "", "state", "is not one of the values this parameter takes"},
 		{http.MethodPost, "/v1/connections", `{"displayName":"x","priceList":"General"}`, "priceList", "is not a field of this request"},
 		{http.MethodPost, "/v1/mappings/handy-bind/versions", `{"source":5}`, "source", "has a value of the wrong type"},
