@@ -79,8 +79,12 @@ func start(t testing.TB, dbURL, key string, extra ...string) *proc {
 	p := &proc{grpcAddr: freeAddr(t), log: filepath.Join(t.TempDir(), "handybind.log")}
 	logFile, err := os.Create(p.log)
 	require.NoError(t, err)
+	// --sync-spread 0s: a scheduled sync is due at its slot. With the default spread, a slot that
+	// begins during a test (or the catch-up at start, when it comes after the connection is made)
+	// queues the connection's sync up to five minutes ahead, and a test that waits for every run
+	// to end would wait on the clock. A later --sync-spread in extra wins.
 	args := append([]string{"serve", "--migrate", "--database-url", dbURL, "--grpc-addr", p.grpcAddr, "--http-addr", freeAddr(t),
-		"--mappings-dir", "../../mappings", "--bind-rps", "1000", "--log-level", "debug",
+		"--mappings-dir", "../../mappings", "--bind-rps", "1000", "--log-level", "debug", "--sync-spread", "0s",
 		"--admin-addr", freeAddr(t), "--allow-hosts", "127.0.0.1"}, extra...)
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), "HANDYBIND_SECRET_KEY="+key, "HANDYBIND_DATA_DIR="+t.TempDir())
