@@ -112,6 +112,8 @@ func TestServiceSyncsThroughJobs(t *testing.T) {
 		require.Contains(t, m.raw, `grpc_server_handling_seconds_bucket{grpc_method="ActivateConnection",grpc_service="handybind.v1.ConnectionService",grpc_type="unary",le=`)
 		require.Contains(t, m.raw, `grpc_server_started_total{grpc_method="DeleteConnection",grpc_service="handybind.v1.ConnectionService",grpc_type="unary"} 0`, "every method from the start")
 		require.Contains(t, m.raw, "handybind_waiting_sales 0")
+		require.Contains(t, m.raw, `handybind_mapping_vm_fallbacks_total{reason="panic"} 0`)
+		require.Contains(t, m.raw, `handybind_mapping_vm_fallbacks_total{reason="gave_up"} `)
 		require.Contains(t, m.raw, `handybind_upstream_request_duration_seconds_count{method="POST",status="200",system="bind"}`)
 		require.Contains(t, m.raw, `handybind_upstream_request_duration_seconds_count{method="GET",status="200",system="handy"}`)
 		require.NotContains(t, m.raw, c.GetId())

@@ -218,6 +218,7 @@ func (s *Server) build(ctx context.Context) error {
 		h.Waiting, h.OldestWaiting, err = connSvc.WaitingStats(ctx)
 		return h, err
 	})
+	s.metrics.WatchMappingFallbacks(mapping.DirectFallbacks)
 	connections := api.NewConnectionServer(connSvc, activate, s.engine.SalesFrom, s.log).WithComparer(
 		func(ctx context.Context, c *store.Connection, version string, sample int) (*syncer.Comparison, error) {
 			// The candidate must be a version the connection's tenant can use; another tenant's

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -625,15 +626,32 @@ func convert[A, B any](get func(unsafe.Pointer) (A, bool), conv func(A) B) func(
 	}
 }
 
+// How often a sync ran a rule on the VM although the rule has a closure: the closure gave up (a
+// value it does not cover, or an error, which the VM then reports in its words), or it panicked,
+// which is a fault of the closure compiler that the VM's result hides from the sync but not from
+// the operator (DirectFallbacks, a metric).
+var directGaveUp, directPanicked atomic.Uint64
+
+// DirectFallbacks returns, for this process, how many rule runs fell back from a closure to the VM
+// because the closure gave up, and because it panicked.
+func DirectFallbacks() (gaveUp, panicked uint64) {
+	return directGaveUp.Load(), directPanicked.Load()
+}
+
 // runDirect runs a rule's closure on env, reporting false (so that the VM runs the rule) if it
 // gives up or panics.
 func runDirect(r *Rule, env unsafe.Pointer, out any) (done bool) {
 	defer func() {
 		if recover() != nil {
+			directPanicked.Add(1)
 			done = false
 		}
 	}()
-	return r.direct(env, out)
+	if !r.direct(env, out) {
+		directGaveUp.Add(1)
+		return false
+	}
+	return true
 }
 
 // envPointer is the struct a rule environment points to, when it is the target's.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -161,4 +162,39 @@ func TestDecimalConstantsInsideCalls(t *testing.T) {
 	require.Equal(t, "2.46", line.Qty.String())
 	require.Equal(t, "150", line.Price.String())
 	sameOnBothPaths(t, m, "order_line", env)
+}
+
+// TestDirectFallbacksAreCounted: a closure that gives up or panics leaves the rule to the VM,
+// whose result the sync gets, and each such run is counted for the operator's metric.
+func TestDirectFallbacksAreCounted(t *testing.T) {
+	// Not parallel: the counters are the process's.
+	m := compileFile(t, "../../mappings/handy-bind/v2.yaml")
+	env := &WarehouseEnv{Seller: Seller{Name: "Beto", Extras: " Almacén Norte "}, Connection: Connection{Warehouse: "General"}}
+	tg, _ := TargetByName("warehouse")
+	want := tg.newOut()
+	require.NoError(t, m.apply(nil, "warehouse", env, want, nil))
+
+	rules := m.rules["warehouse"]
+	require.NotEmpty(t, rules)
+	kept := rules[0].direct
+	t.Cleanup(func() { rules[0].direct = kept })
+	for _, tc := range []struct {
+		name    string
+		closure func(unsafe.Pointer, any) bool
+		gaveUp  uint64
+		panics  uint64
+	}{
+		{"gives up", func(unsafe.Pointer, any) bool { return false }, 1, 0},
+		{"panics", func(unsafe.Pointer, any) bool { panic("a closure compiler fault") }, 0, 1},
+		{"runs", kept, 0, 0},
+	} {
+		rules[0].direct = tc.closure
+		gaveUp, panicked := DirectFallbacks()
+		got := tg.newOut()
+		require.NoError(t, m.apply(nil, "warehouse", env, got, nil), tc.name)
+		require.Equal(t, want, got, "%s: the sync gets the VM's result", tc.name)
+		gaveUp2, panicked2 := DirectFallbacks()
+		require.Equal(t, tc.gaveUp, gaveUp2-gaveUp, tc.name)
+		require.Equal(t, tc.panics, panicked2-panicked, tc.name)
+	}
 }
