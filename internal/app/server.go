@@ -161,7 +161,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	s.metrics = metrics.New()
-	budgets := &handy.Budgets{}
+	budgets := &handy.Budgets{Key: keys.Derive("handy request budgets")}
 	if s.db.Dialect == sqlstore.Postgres {
 		// Replicas share a database, and Handy counts an account's requests whichever sends them.
 		budgets.Shared = func(account [32]byte) handy.Budget {

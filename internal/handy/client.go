@@ -9,6 +9,7 @@ package handy
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -87,9 +88,14 @@ const BudgetBurst = 20
 // Budgets hands out one request budget per Handy account (per token), so that every sync of an
 // account shares it. The zero value keeps budgets in this process.
 type Budgets struct {
-	// Shared, when set, makes an account's budget (named by the SHA-256 of its token) one that
-	// every replica takes from: Handy counts requests per account, not per process.
+	// Shared, when set, makes an account's budget one that every replica takes from: Handy
+	// counts requests per account, not per process. The account is named by a keyed hash of its
+	// token (see Key).
 	Shared func(account [32]byte) Budget
+	// Key, when set, keys the hash that names an account (HMAC-SHA256), so that a copy of the
+	// database cannot confirm a guessed token against the names it holds. Replicas that share
+	// budgets must share it.
+	Key []byte
 
 	mu      sync.Mutex
 	budgets map[[32]byte]Budget
@@ -97,7 +103,14 @@ type Budgets struct {
 
 // For returns the budget of the account the token belongs to.
 func (b *Budgets) For(token string) Budget {
-	key := sha256.Sum256([]byte(token))
+	var key [32]byte
+	if b.Key != nil {
+		mac := hmac.New(sha256.New, b.Key)
+		mac.Write([]byte(token))
+		mac.Sum(key[:0])
+	} else {
+		key = sha256.Sum256([]byte(token))
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.budgets == nil {

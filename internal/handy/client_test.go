@@ -1,7 +1,10 @@
 package handy_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -262,6 +265,32 @@ func TestSharedBudgetPerAccount(t *testing.T) {
 	var budgets handy.Budgets
 	require.Same(t, budgets.For("tok-a"), budgets.For("tok-a"), "every sync of one account shares the budget")
 	require.NotSame(t, budgets.For("tok-a"), budgets.For("tok-b"))
+}
+
+// TestSharedBudgetNamesAreKeyed: with a key, the name a shared budget is kept under is the
+// token's HMAC, not its plain hash, which a copy of the database could check a guess against;
+// replicas with one key name an account alike.
+func TestSharedBudgetNamesAreKeyed(t *testing.T) {
+	t.Parallel()
+	names := func(key []byte) (seen [][32]byte) {
+		b := handy.Budgets{Key: key, Shared: func(account [32]byte) handy.Budget {
+			seen = append(seen, account)
+			return handy.NewBudget()
+		}}
+		b.For("tok-a")
+		b.For("tok-b")
+		return seen
+	}
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	mac := hmac.New(sha256.New, k1)
+	mac.Write([]byte("tok-a"))
+	got := names(k1)
+	require.Equal(t, mac.Sum(nil), got[0][:])
+	require.NotEqual(t, sha256.Sum256([]byte("tok-a")), got[0])
+	require.Equal(t, got, names(k1), "another replica with the same key")
+	require.NotEqual(t, got[0], names(k2)[0], "another key")
+	require.NotEqual(t, got[0], got[1])
+	require.Equal(t, sha256.Sum256([]byte("tok-a")), names(nil)[0], "no key: the plain hash")
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {

@@ -123,6 +123,7 @@ func (FanoutArgs) InsertOpts() river.InsertOpts {
 // Queue is the River client with handybind's workers.
 type Queue struct {
 	client *river.Client[*sql.Tx]
+	db     *sqlstore.DB
 	store  store.Store
 	engine *syncer.Engine
 	log    *slog.Logger
@@ -164,7 +165,7 @@ func New(db *sqlstore.DB, st store.Store, engine *syncer.Engine, log *slog.Logge
 	if o.Spread == 0 {
 		o.Spread = DefaultSpread
 	}
-	q := &Queue{store: st, engine: engine, log: log, reap: o.ReapEvery, spread: o.Spread}
+	q := &Queue{db: db, store: st, engine: engine, log: log, reap: o.ReapEvery, spread: o.Spread}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{engine: engine, log: log})
 	river.AddWorker(workers, &fanoutWorker{q: q})
@@ -221,11 +222,26 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return q.client.Stop(ctx)
 }
 
+// Idle Handy budgets are pruned at most this often, once idle this long.
+const (
+	pruneBudgetsEvery = time.Hour
+	budgetIdle        = time.Hour
+)
+
 func (q *Queue) reaper(ctx context.Context) {
 	defer close(q.done)
 	t := time.NewTicker(q.reap)
 	defer t.Stop()
+	var pruned time.Time
 	for {
+		if time.Since(pruned) >= pruneBudgetsEvery {
+			if n, err := q.db.PruneBudgets(ctx, budgetIdle); err != nil {
+				q.log.WarnContext(ctx, "pruning idle Handy budgets", "error", err)
+			} else if n > 0 {
+				q.log.InfoContext(ctx, "idle Handy budgets pruned", "count", n)
+			}
+			pruned = time.Now()
+		}
 		abandoned, err := q.engine.Reap(ctx)
 		if err != nil {
 			q.log.WarnContext(ctx, "looking for abandoned runs", "error", err)

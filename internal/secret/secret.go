@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,6 +46,7 @@ type Key struct {
 type Keyring struct {
 	primary string
 	aeads   map[string]cipher.AEAD
+	derive  []byte // the primary key, for Derive
 }
 
 var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -53,7 +56,7 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("secret: at least one key is needed")
 	}
-	kr := &Keyring{primary: keys[0].ID, aeads: make(map[string]cipher.AEAD, len(keys))}
+	kr := &Keyring{primary: keys[0].ID, aeads: make(map[string]cipher.AEAD, len(keys)), derive: bytes.Clone(keys[0].Bytes)}
 	for i, k := range keys {
 		if !keyIDPattern.MatchString(k.ID) {
 			return nil, fmt.Errorf("secret: key %d: id %q must be 1-64 letters, digits, '.', '_' or '-'", i+1, k.ID)
@@ -79,6 +82,15 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 
 // PrimaryID is the id of the key that seals new values.
 func (kr *Keyring) PrimaryID() string { return kr.primary }
+
+// Derive returns a 32-byte key for purpose, derived from the primary key (HMAC-SHA256 of the
+// purpose): another use of the secret gets its own key, never the sealing key itself. Replicas
+// with the same primary key derive the same key; a new primary key derives a new one.
+func (kr *Keyring) Derive(purpose string) []byte {
+	mac := hmac.New(sha256.New, kr.derive)
+	mac.Write([]byte("handybind derived key: " + purpose))
+	return mac.Sum(nil)
+}
 
 // Seal encrypts plaintext with the primary key. aad names where the value belongs (for example
 // "connection/<id>/handy_token") and must be given again to Open. An empty plaintext seals to the

@@ -134,3 +134,23 @@ func TestLoadKeyFileErrors(t *testing.T) {
 	require.ErrorContains(t, err, "line 2")
 	require.False(t, strings.Contains(err.Error(), "not-base64!"), "key material is never echoed")
 }
+
+// TestDerive: a derived key is the primary key's HMAC of the purpose, never the key itself; the
+// same primary key derives the same key on every replica, and another purpose or primary key
+// another one.
+func TestDerive(t *testing.T) {
+	t.Parallel()
+	kr, err := NewKeyring(testKey("k1", 1), testKey("k0", 0))
+	require.NoError(t, err)
+	same, err := NewKeyring(testKey("k1", 1))
+	require.NoError(t, err)
+	rotated, err := NewKeyring(testKey("k2", 2), testKey("k1", 1))
+	require.NoError(t, err)
+
+	d := kr.Derive("handy request budgets")
+	require.Len(t, d, 32)
+	require.NotEqual(t, testKey("k1", 1).Bytes, d)
+	require.Equal(t, d, same.Derive("handy request budgets"))
+	require.NotEqual(t, d, kr.Derive("something else"))
+	require.NotEqual(t, d, rotated.Derive("handy request budgets"))
+}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,7 +20,7 @@ type SharedBudget struct {
 	local   *rate.Limiter // when the database cannot be asked
 }
 
-// SharedBudget returns the budget of account (the SHA-256 of its token), perSecond requests a
+// SharedBudget returns the budget of account (a keyed hash of its token), perSecond requests a
 // second with bursts of burst. Only PostgreSQL keeps one; SQLite serves one process.
 func (db *DB) SharedBudget(account [32]byte, perSecond float64, burst int) *SharedBudget {
 	return &SharedBudget{db: db, account: account[:], perSec: perSecond, burst: float64(burst), local: rate.NewLimiter(rate.Limit(perSecond), burst)}
@@ -62,4 +63,18 @@ func (b *SharedBudget) Wait(ctx context.Context) error {
 		_, _ = b.db.SQL.ExecContext(rctx, `UPDATE handy_budgets SET tokens = tokens + 1 WHERE account = $1`, b.account)
 		return ctx.Err()
 	}
+}
+
+// PruneBudgets deletes the budgets nothing took from for longer than idle, and says how many: a
+// token replaced, or a connection deleted, leaves its account's row behind. Nothing is lost: a
+// bucket idle for more than a few seconds is full, as a new one starts.
+func (db *DB) PruneBudgets(ctx context.Context, idle time.Duration) (int64, error) {
+	if db.Dialect != Postgres {
+		return 0, nil
+	}
+	res, err := db.SQL.ExecContext(ctx, `DELETE FROM handy_budgets WHERE refreshed_at < clock_timestamp() - make_interval(secs => $1)`, idle.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("pruning idle Handy budgets: %w", err)
+	}
+	return res.RowsAffected()
 }

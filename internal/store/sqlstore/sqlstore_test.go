@@ -262,6 +262,18 @@ func TestHandyBudgetIsSharedByReplicas(t *testing.T) {
 	require.NoError(t, a.SQL.QueryRowContext(ctx, `SELECT tokens FROM handy_budgets WHERE account = $1`, tokenC[:]).Scan(&tokens))
 	require.InDelta(t, 0, tokens, 0.5)
 
+	// Budgets idle for longer than asked are pruned, the others kept.
+	tokenD := sha256.Sum256([]byte("tok-d"))
+	require.NoError(t, a.SharedBudget(tokenD, 20, 2).Wait(ctx))
+	_, err = a.SQL.ExecContext(ctx, `UPDATE handy_budgets SET refreshed_at = refreshed_at - interval '2 hours' WHERE account <> $1`, tokenD[:])
+	require.NoError(t, err)
+	n, err := a.PruneBudgets(ctx, time.Hour)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n, "tok-a, tok-b and tok-c")
+	var left int
+	require.NoError(t, a.SQL.QueryRowContext(ctx, `SELECT count(*) FROM handy_budgets`).Scan(&left))
+	require.Equal(t, 1, left)
+
 	// A database that cannot be asked does not fail the request: this process's bucket paces it.
 	gone := open(t, url)
 	budget := gone.SharedBudget(account, 20, 2)
