@@ -27,8 +27,8 @@ var (
 func GatewayStatus(err error) error {
 	st := status.Convert(err)
 	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			return restFieldNames(st, br)
+		if _, ok := d.(*errdetails.BadRequest); ok {
+			return restFieldNames(st)
 		}
 	}
 	if st.Code() != codes.InvalidArgument {
@@ -56,26 +56,28 @@ func GatewayStatus(err error) error {
 	return out.Err()
 }
 
-// restFieldNames renames the fields of st's BadRequest detail br, and the fields its message
-// names, to their JSON names.
-func restFieldNames(st *status.Status, br *errdetails.BadRequest) error {
+// restFieldNames renames the fields of st's BadRequest details, and the fields its message names,
+// to their JSON names. In the message a field is renamed only where it stands as a name: at the
+// start, or after a space, ';', ':' or '(', and followed by ": " or " " (activation's problems read
+// "settings.price_list is not set"); text in quotes, such as the caller's own values, stays.
+func restFieldNames(st *status.Status) error {
 	p := st.Proto()
-	renamed := &errdetails.BadRequest{}
-	for _, v := range br.GetFieldViolations() {
-		name := JSONPath(v.GetField())
-		if name != v.GetField() {
-			// Messages name a field as "field: why" or "field why" (activation's problems).
-			for _, sep := range []string{": ", " "} {
-				p.Message = strings.ReplaceAll(p.Message, v.GetField()+sep, name+sep)
-			}
-		}
-		renamed.FieldViolations = append(renamed.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: name, Description: v.GetDescription()})
-	}
 	for i, d := range p.GetDetails() {
-		if d.MessageIs(br) {
-			if a, err := anypb.New(renamed); err == nil {
-				p.Details[i] = a
+		var br errdetails.BadRequest
+		if !d.MessageIs(&br) || d.UnmarshalTo(&br) != nil {
+			continue
+		}
+		for _, v := range br.GetFieldViolations() {
+			name := JSONPath(v.GetField())
+			if name == v.GetField() {
+				continue
 			}
+			named := regexp.MustCompile(`(^|[\s;:(])` + regexp.QuoteMeta(v.GetField()) + `(: | )`)
+			p.Message = named.ReplaceAllString(p.Message, "${1}"+strings.ReplaceAll(name, "$", "$$")+"${2}")
+			v.Field = name
+		}
+		if a, err := anypb.New(&br); err == nil {
+			p.Details[i] = a
 		}
 	}
 	return status.FromProto(p).Err()
@@ -83,18 +85,24 @@ func restFieldNames(st *status.Status, br *errdetails.BadRequest) error {
 
 // JSONPath turns a field path of proto names ("connection.settings.price_list",
 // "lines[0].unit_price") into the JSON names protojson reads and writes: each name in
-// lowerCamelCase, as protoc derives json_name (which the API's protos never override). Map keys
-// and indexes in brackets are kept as they are.
+// lowerCamelCase, as protoc derives json_name (which the API's protos never override). Indexes
+// and map keys in brackets, quoted keys included, are kept as they are.
 func JSONPath(path string) string {
 	if !strings.Contains(path, "_") {
 		return path
 	}
 	var b strings.Builder
 	b.Grow(len(path))
-	bracket, upper := false, false
+	bracket, quoted, escaped, upper := false, false, false, false
 	for _, r := range path {
 		switch {
+		case escaped:
+			escaped = false
+		case quoted:
+			escaped = r == '\\'
+			quoted = r != '"'
 		case bracket:
+			quoted = r == '"'
 			bracket = r != ']'
 		case r == '[':
 			bracket = true

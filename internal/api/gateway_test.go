@@ -41,7 +41,25 @@ func TestGatewayStatusNamesFieldsInJSON(t *testing.T) {
 	require.Equal(t, "bind.userName", br.GetFieldViolations()[0].GetField())
 	require.Equal(t, "settings.priceList", br.GetFieldViolations()[1].GetField())
 	require.Equal(t, "is not set", br.GetFieldViolations()[1].GetDescription())
+}
 
-	// gRPC callers keep the proto names.
-	require.Contains(t, status.Convert(grpcErr).Message(), "bind.user_name is not set")
+// TestGatewayStatusRenamesOnlyNames: a field is renamed where the message names it, not inside
+// a longer name or a quoted value, and every BadRequest detail is renamed on its own.
+func TestGatewayStatusRenamesOnlyNames(t *testing.T) {
+	t.Parallel()
+	st := status.New(codes.InvalidArgument, `key_id: bad; author_key_id: must be set; (key_id is "key_id: x")`)
+	st, err := st.WithDetails(
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "key_id", Description: "bad"}}},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "author_key_id", Description: "must be set"}}},
+	)
+	require.NoError(t, err)
+	out := status.Convert(GatewayStatus(st.Err()))
+	require.Equal(t, `keyId: bad; authorKeyId: must be set; (keyId is "key_id: x")`, out.Message())
+	var fields []string
+	for _, d := range out.Details() {
+		for _, v := range d.(*errdetails.BadRequest).GetFieldViolations() {
+			fields = append(fields, v.GetField())
+		}
+	}
+	require.Equal(t, []string{"keyId", "authorKeyId"}, fields)
 }
