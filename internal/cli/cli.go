@@ -36,10 +36,24 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(stderr, "handybind:", err)
 		}
+		var coded exitCode
+		if errors.As(err, &coded) {
+			return coded.code
+		}
 		return 1
 	}
 	return 0
 }
+
+// exitCode is an error that asks for an exit status other than 1, for an outcome a script must
+// tell apart from a failure to find out (such as mapping diff's refusals).
+type exitCode struct {
+	code int
+	err  error
+}
+
+func (e exitCode) Error() string { return e.err.Error() }
+func (e exitCode) Unwrap() error { return e.err }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	cfg := app.Defaults()

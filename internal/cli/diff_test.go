@@ -34,8 +34,9 @@ func serveCompare(t *testing.T, res *pb.CompareMappingResponse) string {
 }
 
 // TestMappingDiffExitStatus: a script that runs the dry run before switching versions stops when
-// the candidate would refuse a sale the pinned version sends, in text and in JSON; changed fields
-// and sales both versions refuse do not stop it.
+// the candidate would refuse a sale the pinned version sends (2, in text and in JSON), and can
+// tell that from a diff that could not be made (1); changed fields and sales both versions refuse
+// do not stop it.
 func TestMappingDiffExitStatus(t *testing.T) {
 	t.Parallel()
 	changed := &pb.SaleComparison{HandySaleId: "101", BindOrderId: "o-1",
@@ -63,9 +64,28 @@ func TestMappingDiffExitStatus(t *testing.T) {
 					require.Empty(t, errOut)
 					continue
 				}
-				require.Equal(t, 1, code, out)
+				require.Equal(t, 2, code, out)
 				require.Equal(t, "handybind: v3 would refuse 1 sale(s) that v2 sends: 103\n", errOut)
 			}
 		})
 	}
+}
+
+func TestMappingDiffThatCannotBeMadeExitsOne(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // nothing answers there
+	_, errOut, code := run(t, "mapping", "diff", "--connection", "c-1", "--version", "v3", "--addr", addr, "--api-key", "k")
+	require.Equal(t, 1, code, errOut)
+	require.Contains(t, errOut, "handybind: ")
+}
+
+func TestMappingDiffOfNoSalesSaysSo(t *testing.T) {
+	t.Parallel()
+	addr := serveCompare(t, &pb.CompareMappingResponse{PinnedVersion: "v2", CandidateVersion: "v3"})
+	out, _, code := run(t, "mapping", "diff", "--connection", "c-1", "--version", "v3", "--addr", addr, "--api-key", "k")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "nothing was compared")
 }

@@ -282,6 +282,10 @@ func problemLine(path, desc string) string {
 	return where + ": " + desc[len(m[0]):]
 }
 
+// exitRefusals is mapping diff's exit status when the candidate would refuse sales the pinned
+// version sends; 1 stays for a diff that could not be made (no service, a bad key, no version).
+const exitRefusals = 2
+
 // newRefusals fails a dry run in which the candidate would refuse sales that the pinned version
 // sends, so that a script switching versions stops there. Changed fields are what a new version is
 // for, and a sale both refuse is no worse for the switch: neither fails it.
@@ -295,7 +299,7 @@ func newRefusals(res *pb.CompareMappingResponse) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s would refuse %d sale(s) that %s sends: %s", res.GetCandidateVersion(), len(ids), res.GetPinnedVersion(), strings.Join(ids, ", "))
+	return exitCode{exitRefusals, fmt.Errorf("%s would refuse %d sale(s) that %s sends: %s", res.GetCandidateVersion(), len(ids), res.GetPinnedVersion(), strings.Join(ids, ", "))}
 }
 
 // newMappingDiffCommand prints a dry run of a candidate version on a connection's recent sales.
@@ -308,8 +312,8 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 		Short: "Show what a mapping version would change in a connection's most recent sales, before switching to it",
 		Long: "Map a connection's most recent sales already in Bind (read again from Handy) with its pinned\n" +
 			"version and with --version, and print each field that would differ with the rule behind the new\n" +
-			"value, and the sales the new version would refuse. Nothing is written anywhere. Exits with 1 when\n" +
-			"the new version would refuse a sale the pinned one sends.",
+			"value, and the sales the new version would refuse. Nothing is written anywhere. Exits with 2 when\n" +
+			"the new version would refuse a sale the pinned one sends, with 1 when the diff cannot be made.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := api.dial()
@@ -328,6 +332,10 @@ func newMappingDiffCommand(stdout io.Writer, asJSON *bool) *cobra.Command {
 				return newRefusals(res)
 			}
 			fmt.Fprintf(stdout, "%s → %s on %d sale(s); %d unchanged\n", res.GetPinnedVersion(), res.GetCandidateVersion(), len(res.GetSales()), res.GetUnchangedCount())
+			if len(res.GetSales()) == 0 {
+				// Nothing compared is not "nothing changes".
+				fmt.Fprintln(stdout, "nothing was compared: the connection has no sales in Bind yet; try the version with mapping preview")
+			}
 			for _, sc := range res.GetSales() {
 				fmt.Fprintf(stdout, "\nsale %s (Bind order %s)\n", sc.GetHandySaleId(), sc.GetBindOrderId())
 				switch {
