@@ -70,7 +70,12 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		if err := validate(); err != nil {
 			return nil, err
 		}
-		return app.NewLogger(cfg, stderr)
+		log, err := app.NewLogger(cfg, stderr)
+		if err == nil {
+			// Libraries and packages without a logger of their own log in the same form.
+			slog.SetDefault(log)
+		}
+		return log, err
 	}
 	root := &cobra.Command{
 		Use:           "handybind",

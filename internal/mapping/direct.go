@@ -1,10 +1,14 @@
 package mapping
 
 import (
+	"fmt"
+	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -638,12 +642,20 @@ func DirectFallbacks() (gaveUp, panicked uint64) {
 	return directGaveUp.Load(), directPanicked.Load()
 }
 
+// reportedPanics holds the rules whose closure panicked and was logged, so that each is logged
+// once, not on every record.
+var reportedPanics sync.Map
+
 // runDirect runs a rule's closure on env, reporting false (so that the VM runs the rule) if it
 // gives up or panics.
-func runDirect(r *Rule, env unsafe.Pointer, out any) (done bool) {
+func runDirect(m *Mapping, r *Rule, env unsafe.Pointer, out any) (done bool) {
 	defer func() {
-		if recover() != nil {
+		if v := recover(); v != nil {
 			directPanicked.Add(1)
+			if _, seen := reportedPanics.LoadOrStore(r, true); !seen {
+				slog.Default().Warn("a mapping rule's compiled form failed; the expression VM ran it instead (logged once per rule)",
+					"mapping", m.Name, "version", m.Version, "line", r.Line, "rule", r.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
 			done = false
 		}
 	}()

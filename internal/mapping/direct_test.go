@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -165,9 +167,14 @@ func TestDecimalConstantsInsideCalls(t *testing.T) {
 }
 
 // TestDirectFallbacksAreCounted: a closure that gives up or panics leaves the rule to the VM,
-// whose result the sync gets, and each such run is counted for the operator's metric.
+// whose result the sync gets, and each such run is counted for the operator's metric; a panic is
+// logged, once per rule, with where the rule is.
 func TestDirectFallbacksAreCounted(t *testing.T) {
-	// Not parallel: the counters are the process's.
+	// Not parallel: the counters and the default logger are the process's.
+	var logged bytes.Buffer
+	kept := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(kept) })
 	m := compileFile(t, "../../mappings/handy-bind/v2.yaml")
 	env := &WarehouseEnv{Seller: Seller{Name: "Beto", Extras: " Almacén Norte "}, Connection: Connection{Warehouse: "General"}}
 	tg, _ := TargetByName("warehouse")
@@ -176,8 +183,8 @@ func TestDirectFallbacksAreCounted(t *testing.T) {
 
 	rules := m.rules["warehouse"]
 	require.NotEmpty(t, rules)
-	kept := rules[0].direct
-	t.Cleanup(func() { rules[0].direct = kept })
+	closure := rules[0].direct
+	t.Cleanup(func() { rules[0].direct = closure })
 	for _, tc := range []struct {
 		name    string
 		closure func(unsafe.Pointer, any) bool
@@ -186,7 +193,8 @@ func TestDirectFallbacksAreCounted(t *testing.T) {
 	}{
 		{"gives up", func(unsafe.Pointer, any) bool { return false }, 1, 0},
 		{"panics", func(unsafe.Pointer, any) bool { panic("a closure compiler fault") }, 0, 1},
-		{"runs", kept, 0, 0},
+		{"panics again", func(unsafe.Pointer, any) bool { panic("a closure compiler fault") }, 0, 1},
+		{"runs", closure, 0, 0},
 	} {
 		rules[0].direct = tc.closure
 		gaveUp, panicked := DirectFallbacks()
@@ -197,4 +205,7 @@ func TestDirectFallbacksAreCounted(t *testing.T) {
 		require.Equal(t, tc.gaveUp, gaveUp2-gaveUp, tc.name)
 		require.Equal(t, tc.panics, panicked2-panicked, tc.name)
 	}
+	require.Equal(t, 1, strings.Count(logged.String(), "a closure compiler fault"), "logged once: %s", logged.String())
+	require.Contains(t, logged.String(), "version=v2")
+	require.Contains(t, logged.String(), "rule="+rules[0].Name())
 }

@@ -57,7 +57,7 @@ func (m *Mapping) apply(budget *meter, target string, env any, out any, explain 
 		}
 	}()
 	for _, r := range rules {
-		if direct != nil && r.direct != nil && runDirect(r, direct, out) {
+		if direct != nil && r.direct != nil && runDirect(m, r, direct, out) {
 			continue
 		}
 		if err := budget.spend(r.cost); err != nil {

@@ -59,12 +59,12 @@ func New() *Metrics {
 	return m
 }
 
-// WatchMappingFallbacks exposes handybind_mapping_vm_fallbacks_total{reason}: rule runs of syncs
-// that fell back from a rule's compiled closure to expr's VM, because the closure gave up
+// WatchMappingFallbacks exposes handybind_mapping_vm_fallbacks_total{reason}: rule runs (in syncs
+// and dry runs) that fell back from a rule's compiled closure to expr's VM, because the closure gave up
 // ("gave_up": a value it does not cover, or an error the VM reports) or panicked ("panic": a fault
 // to report, though the VM's result stands). read gives the two counts.
 func (m *Metrics) WatchMappingFallbacks(read func() (gaveUp, panicked uint64)) {
-	help := "Rule runs of syncs that fell back from the rule's compiled closure to the expression VM, by reason: gave_up (a value the closure does not cover, or an error the VM reports) or panic (a fault to report; the VM's result is used)."
+	help := "Rule runs (in syncs and dry runs) that fell back from the rule's compiled closure to the expression VM, by reason: gave_up (a value the closure does not cover, or an error the VM reports) or panic (a fault to report; the VM's result is used)."
 	for _, reason := range []string{"gave_up", "panic"} {
 		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "handybind_mapping_vm_fallbacks_total", Help: help, ConstLabels: prometheus.Labels{"reason": reason},
