@@ -11,7 +11,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -83,13 +83,15 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 // PrimaryID is the id of the key that seals new values.
 func (kr *Keyring) PrimaryID() string { return kr.primary }
 
-// Derive returns a 32-byte key for purpose, derived from the primary key (HMAC-SHA256 of the
-// purpose): another use of the secret gets its own key, never the sealing key itself. Replicas
-// with the same primary key derive the same key; a new primary key derives a new one.
+// Derive returns a 32-byte key for purpose, derived from the primary key with HKDF-SHA256: another
+// use of the secret gets its own key, never the sealing key itself. Replicas with the same primary
+// key derive the same key; a new primary key derives a new one.
 func (kr *Keyring) Derive(purpose string) []byte {
-	mac := hmac.New(sha256.New, kr.derive)
-	mac.Write([]byte("handybind derived key: " + purpose))
-	return mac.Sum(nil)
+	k, err := hkdf.Key(sha256.New, kr.derive, nil, "handybind derived key: "+purpose, KeySize)
+	if err != nil {
+		panic("secret: " + err.Error()) // only for a length HKDF cannot give; KeySize is not one
+	}
+	return k
 }
 
 // Seal encrypts plaintext with the primary key. aad names where the value belongs (for example
