@@ -101,6 +101,9 @@ func (s *session) deleteSaleOrder(ctx context.Context, saleID, reason string) er
 		}
 		bindID = found
 	}
+	if err := s.fence(); err != nil {
+		return err
+	}
 	if err := s.bind.DeleteOrder(ctx, bindID); err != nil && !errors.Is(err, bind.ErrOutcomeUnknown) {
 		// An answer that never came is settled by reading the order below, never by a second DELETE.
 		var apiErr *bind.APIError

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,6 +185,9 @@ type recorder struct {
 	run   *store.Run
 	items []*store.RunItem
 	p     progress
+	// leaseUntil is when the run's lease, as last written, runs out (Unix nanoseconds by the
+	// engine's clock): the heartbeat moves it on each renewal; writes to Bind check it (fence).
+	leaseUntil atomic.Int64
 }
 
 func (r *recorder) add(ctx context.Context, entity store.Entity, handyID, bindID string, outcome store.Outcome, reason, payloadDigest string) {
@@ -299,6 +303,7 @@ func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection
 func newRecorder(e *Engine, run *store.Run) *recorder {
 	r := &recorder{e: e, run: run}
 	r.p.total = -1
+	r.leaseUntil.Store(run.LeaseExpiresAt.UnixNano())
 	return r
 }
 
@@ -368,7 +373,8 @@ var ErrInactive = errors.New("the connection is not active")
 // RunQueued runs one sync and records it in the queued run runID (from the job that asked for
 // it), or in a new run when runID is empty or that run already ended (a retry). A run that ended
 // on its own errors is recorded and returned without error, except one interrupted by Interrupt
-// (ErrInterrupted) or stopped for making no progress: those are to be run again.
+// (ErrInterrupted), stopped for making no progress, or stopped when its lease ran out: those are
+// to be run again.
 func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.SyncKind, trigger store.RunTrigger, runID string) (*store.Run, error) {
 	c, err := e.d.Store.GetConnection(ctx, connectionID)
 	if err != nil {
@@ -419,8 +425,9 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 			span.SetStatus(codes.Error, out.Error)
 		}
 	}
-	if ferr == nil && (errors.Is(err, ErrInterrupted) || errors.Is(err, errStalled)) {
-		// Recorded; the caller (the job) must know to run it again.
+	if ferr == nil && (errors.Is(err, ErrInterrupted) || errors.Is(err, errStalled) || errors.Is(err, errLeaseRanOut)) {
+		// Recorded; the caller (the job) must know to run it again. (A run whose lease ran out
+		// runs again, and waits while another process holds the sync.)
 		ferr = err
 	}
 	return out, ferr

@@ -37,6 +37,21 @@ var errStalled = errors.New("no progress")
 // errLeaseLost ends a run whose lease another process found expired and closed.
 var errLeaseLost = errors.New("the run's lease was lost: another process took it for abandoned")
 
+// errLeaseRanOut ends a run that is about to write to Bind after its lease ran out unrenewed (the
+// process was paused, or the database out of reach, for the lease's whole length): another
+// process may have taken the run over, and two writers could send the same record twice.
+var errLeaseRanOut = errors.New("the run's lease ran out before it could be renewed; it stopped before writing to Bind, since another process may have taken it over")
+
+// fence returns errLeaseRanOut when the run's lease has run out: each write to Bind asks first, so
+// that a process that stalled for longer than the lease never writes beside the one that took
+// the run over. The heartbeat's renewals keep the lease ahead by LeaseTTL in a running process.
+func (s *session) fence() error {
+	if s.e.d.Now().UnixNano() >= s.rec.leaseUntil.Load() {
+		return errLeaseRanOut
+	}
+	return nil
+}
+
 // Interrupt asks every running sync to stop after the record in flight. It cannot be undone: the
 // process is stopping.
 func (e *Engine) Interrupt() { e.stopOnce.Do(func() { close(e.stopping) }) }
@@ -110,14 +125,18 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 				cancel(fmt.Errorf("%w for %s: stopped, and retried", errStalled, e.d.StallTimeout))
 				return
 			}
+			until := now.UTC().Add(e.d.LeaseTTL)
 			_, err := e.d.Store.UpdateRun(ctx, r.run.ID, func(run *store.Run) error {
 				if run.State != store.RunRunning || run.LeaseOwner != e.instance {
 					return errLeaseLost
 				}
-				run.LeaseExpiresAt = now.UTC().Add(e.d.LeaseTTL)
+				run.LeaseExpiresAt = until
 				run.Counts, run.Processed, run.Total = counts, processed, total
 				return nil
 			})
+			if err == nil {
+				r.leaseUntil.Store(until.UnixNano())
+			}
 			switch {
 			case errors.Is(err, errLeaseLost):
 				cancel(errLeaseLost)

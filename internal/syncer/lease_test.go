@@ -204,3 +204,42 @@ func createdSales(items []*store.RunItem) int {
 	}
 	return n
 }
+
+// TestRunStopsWritingWhenItsLeaseRunsOut: a run whose lease could not be renewed (here the
+// heartbeat never comes; in life a paused process or a database out of reach) writes nothing to
+// Bind once the lease has run out, since another process may have taken the run over; the run
+// says why, and the next run sends the rest, each sale once.
+func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		w := newWorld(t, dbURL)
+		w.activate()
+		w.run(store.SyncProducts)
+		const sales, latency, ttl = 20, 100 * time.Millisecond, 500 * time.Millisecond
+		var sent []handy.SalesOrder
+		for range sales {
+			sent = append(sent, w.sale("C-1", w.ana, line("E-001", 1)))
+		}
+		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: latency, Times: sales})
+
+		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseTTL, d.LeaseRenew = ttl, time.Hour })
+		start := time.Now()
+		r, err := stalled.Run(ctx, w.conn.ID, store.SyncSales, store.TriggerManual)
+		require.Error(t, err, "the job is told to run it again")
+		require.Equal(t, store.RunFailed, r.State)
+		require.Contains(t, r.Error, "lease ran out")
+		n := len(w.bind.Orders())
+		require.Positive(t, n, "it wrote while its lease held")
+		require.Less(t, n, sales, "it stopped writing once the lease ran out")
+		require.Less(t, time.Since(start), ttl+2*latency+time.Second, "it stopped soon after")
+
+		// A run with a living heartbeat sends the rest; none twice.
+		r = w.run(store.SyncSales)
+		require.Equal(t, store.RunSucceeded, r.State, r.Error)
+		require.Len(t, w.bind.Orders(), sales)
+		for _, s := range sent {
+			w.orderOf(s)
+		}
+	})
+}

@@ -354,6 +354,9 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 			return err
 		}
 	}
+	if err := s.fence(); err != nil {
+		return err
+	}
 	id, err := s.bind.CreateOrder(ctx, order)
 	if errors.Is(err, bind.ErrOutcomeUnknown) {
 		found, ok, ferr := s.findOrder(ctx, order.PurchaseOrder)
@@ -692,6 +695,9 @@ func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, ad
 	}
 	outcome := store.OutcomeUnchanged
 	reason := "found in Bind by its description"
+	if err := s.fence(); err != nil {
+		return "", "", "", err
+	}
 	if !found {
 		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntityCustomer, HandyID: hc.Code, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
 			return "", "", "", err
