@@ -151,6 +151,15 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	}
 }
 
+type writeGuardKey struct{}
+
+// WithWriteGuard returns a context under which each attempt of a call that changes Bind (any
+// method but GET) asks guard just before it is sent, retries included: an error from guard ends
+// the call unsent, with that error. A sync uses it to stop writing once its lease has run out.
+func WithWriteGuard(ctx context.Context, guard func() error) context.Context {
+	return context.WithValue(ctx, writeGuardKey{}, guard)
+}
+
 // attempt sends the call once. It returns the error and how long to wait before trying again:
 // 0 for the default backoff, a positive duration when the server said, -1 for "do not retry".
 func (c *Client) attempt(ctx context.Context, cl call) (time.Duration, error) {
@@ -163,6 +172,12 @@ func (c *Client) attempt(ctx context.Context, cl call) (time.Duration, error) {
 		return -1, ctx.Err()
 	}
 	defer func() { <-c.slots }()
+	// Asked last, after the waits for the rate and a slot, so that it judges the moment of sending.
+	if guard, ok := ctx.Value(writeGuardKey{}).(func() error); ok && cl.method != http.MethodGet {
+		if err := guard(); err != nil {
+			return -1, err
+		}
+	}
 
 	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()

@@ -303,7 +303,8 @@ func (e *Engine) newRun(ctx context.Context, tx store.Store, c *store.Connection
 func newRecorder(e *Engine, run *store.Run) *recorder {
 	r := &recorder{e: e, run: run}
 	r.p.total = -1
-	r.leaseUntil.Store(run.LeaseExpiresAt.UnixNano())
+	// To the microsecond, as the database keeps it: never later than the stored lease.
+	r.leaseUntil.Store(run.LeaseExpiresAt.Truncate(time.Microsecond).UnixNano())
 	return r
 }
 
@@ -312,9 +313,16 @@ func newRecorder(e *Engine, run *store.Run) *recorder {
 func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.Run, error) {
 	r.flush(ctx)
 	counts, processed, total := r.p.snapshot()
+	takenOver := false
 	out, err := e.d.Store.UpdateRun(ctx, r.run.ID, func(run *store.Run) error {
 		run.Counts, run.WindowStart, run.WindowEnd = counts, r.run.WindowStart, r.run.WindowEnd
 		run.Processed, run.Total = processed, total
+		if run.State != store.RunRunning || run.LeaseOwner != e.instance {
+			// Another process closed it while it stalled (abandoned) and may run the sync now:
+			// its state and outcome stand; only what this process did is added.
+			takenOver = true
+			return nil
+		}
 		run.FinishedAt = e.d.Now().UTC()
 		run.LeaseOwner, run.LeaseExpiresAt = "", time.Time{}
 		switch {
@@ -332,6 +340,11 @@ func (e *Engine) finish(ctx context.Context, r *recorder, runErr error) (*store.
 	})
 	if err != nil {
 		return nil, err
+	}
+	if takenOver {
+		e.d.Log.WarnContext(ctx, "a run ended after another process had taken it over; its state stays", "run_id", out.ID,
+			"connection_id", out.ConnectionID, "kind", out.Kind, "state", out.State, "error", runErr)
+		return out, nil
 	}
 	if out.State != store.RunInterrupted {
 		ok := out.State == store.RunSucceeded || out.State == store.RunPartial
@@ -403,6 +416,8 @@ func (e *Engine) RunQueued(ctx context.Context, connectionID string, kind store.
 	defer cancel(nil)
 	stopHeartbeat := e.heartbeat(runCtx, cancel, r)
 	s := &session{e: e, c: c, m: m, bind: bc, handy: hc, rec: r, conn: connectionView(c)}
+	// Every attempt of a write, retries included, goes only while the lease holds.
+	runCtx = bind.WithWriteGuard(runCtx, s.fence)
 	switch kind {
 	case store.SyncProducts:
 		err = s.products(runCtx)

@@ -42,9 +42,11 @@ var errLeaseLost = errors.New("the run's lease was lost: another process took it
 // process may have taken the run over, and two writers could send the same record twice.
 var errLeaseRanOut = errors.New("the run's lease ran out before it could be renewed; it stopped before writing to Bind, since another process may have taken it over")
 
-// fence returns errLeaseRanOut when the run's lease has run out: each write to Bind asks first, so
-// that a process that stalled for longer than the lease never writes beside the one that took
-// the run over. The heartbeat's renewals keep the lease ahead by LeaseTTL in a running process.
+// fence returns errLeaseRanOut when the run's lease has run out. The Bind client asks it before
+// each attempt of a write (bind.WithWriteGuard), and the sync before the intent it records ahead
+// of a write, so that a process that stalled for longer than the lease does not write beside the
+// one that took the run over. The heartbeat's renewals keep the lease ahead by LeaseTTL in a
+// running process. Replicas judge leases by their own clocks, which must agree (NTP).
 func (s *session) fence() error {
 	if s.e.d.Now().UnixNano() >= s.rec.leaseUntil.Load() {
 		return errLeaseRanOut
@@ -135,7 +137,7 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 				return nil
 			})
 			if err == nil {
-				r.leaseUntil.Store(until.UnixNano())
+				r.leaseUntil.Store(until.Truncate(time.Microsecond).UnixNano())
 			}
 			switch {
 			case errors.Is(err, errLeaseLost):

@@ -208,7 +208,7 @@ func createdSales(items []*store.RunItem) int {
 // TestRunStopsWritingWhenItsLeaseRunsOut: a run whose lease could not be renewed (here the
 // heartbeat never comes; in life a paused process or a database out of reach) writes nothing to
 // Bind once the lease has run out, since another process may have taken the run over; the run
-// says why, and the next run sends the rest, each sale once.
+// says why and is to be run again, and the next run sends the rest, each sale once.
 func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
@@ -216,30 +216,80 @@ func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
 		w := newWorld(t, dbURL)
 		w.activate()
 		w.run(store.SyncProducts)
-		const sales, latency, ttl = 20, 100 * time.Millisecond, 500 * time.Millisecond
+		const sales = 20
 		var sent []handy.SalesOrder
 		for range sales {
 			sent = append(sent, w.sale("C-1", w.ana, line("E-001", 1)))
 		}
-		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: latency, Times: sales})
+		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 50 * time.Millisecond, Times: sales})
 
-		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseTTL, d.LeaseRenew = ttl, time.Hour })
-		start := time.Now()
+		// The lease is long by the clock, but never renewed; once the first order is in Bind,
+		// the engine's clock moves past it, as it would for a process that stalled.
+		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseRenew = time.Hour })
+		go func() {
+			for len(w.bind.Orders()) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			w.ahead.Store(int64(time.Hour))
+		}()
 		r, err := stalled.Run(ctx, w.conn.ID, store.SyncSales, store.TriggerManual)
 		require.Error(t, err, "the job is told to run it again")
 		require.Equal(t, store.RunFailed, r.State)
 		require.Contains(t, r.Error, "lease ran out")
 		n := len(w.bind.Orders())
-		require.Positive(t, n, "it wrote while its lease held")
+		require.Positive(t, n)
 		require.Less(t, n, sales, "it stopped writing once the lease ran out")
-		require.Less(t, time.Since(start), ttl+2*latency+time.Second, "it stopped soon after")
+		for _, it := range w.items(r) {
+			require.NotContains(t, it.Reason, "lease", "no sale is marked as failing for it")
+		}
 
 		// A run with a living heartbeat sends the rest; none twice.
+		w.ahead.Store(0)
 		r = w.run(store.SyncSales)
 		require.Equal(t, store.RunSucceeded, r.State, r.Error)
 		require.Len(t, w.bind.Orders(), sales)
 		for _, s := range sent {
 			w.orderOf(s)
 		}
+	})
+}
+
+// TestRunTakenOverKeepsItsAbandonedState: when another process has closed a stalled run as
+// abandoned before the run notices, the run's end does not overwrite that: the run stays
+// ABANDONED with its reason, and what it did is still counted.
+func TestRunTakenOverKeepsItsAbandonedState(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		w := newWorld(t, dbURL)
+		w.activate()
+		w.run(store.SyncProducts)
+		const sales = 20
+		for range sales {
+			w.sale("C-1", w.ana, line("E-001", 1))
+		}
+		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 50 * time.Millisecond, Times: sales})
+
+		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseRenew = time.Hour })
+		// Another replica, whose clock is past the stalled run's lease.
+		other := w.newEngine(func(d *syncer.Deps) { d.Now = func() time.Time { return time.Now().Add(2 * time.Hour) } })
+		reaped := make(chan []*store.Run, 1)
+		go func() {
+			for len(w.bind.Orders()) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			runs, err := other.Reap(ctx)
+			require.NoError(t, err)
+			reaped <- runs
+			w.ahead.Store(int64(time.Hour)) // then the stalled run's own clock moves past its lease
+		}()
+		r, err := stalled.Run(ctx, w.conn.ID, store.SyncSales, store.TriggerManual)
+		require.Error(t, err)
+		closed := <-reaped
+		require.Len(t, closed, 1)
+		require.Equal(t, closed[0].ID, r.ID)
+		require.Equal(t, store.RunAbandoned, r.State, "the run's end leaves the other process's verdict")
+		require.Equal(t, syncer.AbandonedReason, r.Error)
+		require.Positive(t, r.Counts.Created, "what the run did is counted")
 	})
 }

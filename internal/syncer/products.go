@@ -203,7 +203,7 @@ func (s *session) findProduct(ctx context.Context, code string) (bind.Product, b
 // gone, or the context ended.
 func fatal(err error) error {
 	if errors.Is(err, bind.ErrCredentialsRejected) || errors.Is(err, handy.ErrCredentialsRejected) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errLeaseRanOut) {
 		return err
 	}
 	return nil

@@ -349,15 +349,18 @@ func (s *session) sale(ctx context.Context, sale handy.SalesOrder) error {
 			return s.confirmSale(ctx, saleID, id, sum, "found in Bind by PurchaseOrder after an earlier attempt whose answer was lost")
 		}
 	}
+	if err := s.fence(); err != nil {
+		return err
+	}
 	if !s.prewritten[saleID] {
 		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntitySale, HandyID: saleID, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
 			return err
 		}
 	}
-	if err := s.fence(); err != nil {
-		return err
-	}
 	id, err := s.bind.CreateOrder(ctx, order)
+	if errors.Is(err, errLeaseRanOut) {
+		return err // not sent, and not this sale's fault: the run stops here
+	}
 	if errors.Is(err, bind.ErrOutcomeUnknown) {
 		found, ok, ferr := s.findOrder(ctx, order.PurchaseOrder)
 		if ferr == nil && ok {
