@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -536,7 +538,7 @@ func TestLostResponseCreateIsDetectableAndFindable(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 200 * time.Millisecond })
+			co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 500 * time.Millisecond }) // well above a loaded machine's normal answer
 			ctx := context.Background()
 			cid, addr := co.client(t, "Miscelánea La Esperanza")
 			pid := co.product(t, "L-1", "Leche", "28")
@@ -574,7 +576,7 @@ func TestLostResponseCreateIsDetectableAndFindable(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	t.Parallel()
-	co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 100 * time.Millisecond })
+	co := newCompany(t, func(o *bind.Options) { o.AttemptTimeout = 400 * time.Millisecond }) // well above a loaded machine's normal answer
 	ctx := context.Background()
 	cid, addr := co.client(t, "Abarrotes El Sol")
 	pid := co.product(t, "T-1", "Tortillas", "20")
@@ -702,4 +704,44 @@ func TestOrderTotalRounding(t *testing.T) {
 			require.Equal(t, tc.total, list[0].Total.String(), "the list shows the same total")
 		})
 	}
+}
+
+// TestWriteGuardIsAskedBeforeEachAttempt: under WithWriteGuard, a write is sent only while the
+// guard allows it, and the guard is asked again before a retry; reads are not guarded.
+func TestWriteGuardIsAskedBeforeEachAttempt(t *testing.T) {
+	t.Parallel()
+	co := newCompany(t)
+	pid := co.product(t, "COCA-600", "Refresco 600ml", "15.50")
+	stop := errors.New("lease ran out")
+	var asked atomic.Int32
+	var allow atomic.Bool
+	guard := func() error {
+		asked.Add(1)
+		if allow.Load() {
+			return nil
+		}
+		return stop
+	}
+	ctx := bind.WithWriteGuard(context.Background(), guard)
+	edit := bind.EditProduct{ID: pid, Code: "COCA-600", Title: "Refresco de cola 600ml", CurrencyID: co.mxn, Unit: "Pieza"}
+
+	_, err := co.c.Product(ctx, pid)
+	require.NoError(t, err, "a read is not guarded")
+	require.Zero(t, asked.Load())
+
+	puts := co.sim.Count("PUT /api/Products")
+	require.ErrorIs(t, co.c.EditProduct(ctx, edit), stop)
+	require.Equal(t, puts, co.sim.Count("PUT /api/Products"), "refused by the guard, not sent")
+
+	// The first attempt goes and fails on Bind's side; the guard then refuses the retry.
+	allow.Store(true)
+	co.sim.Inject("PUT /api/Products", bindsim.Fault{Status: http.StatusServiceUnavailable, Times: 1})
+	var once sync.Once
+	ctx = bind.WithWriteGuard(context.Background(), func() error {
+		err := guard()
+		once.Do(func() { allow.Store(false) })
+		return err
+	})
+	require.ErrorIs(t, co.c.EditProduct(ctx, edit), stop)
+	require.Equal(t, puts+1, co.sim.Count("PUT /api/Products"), "one attempt sent, the retry not")
 }
