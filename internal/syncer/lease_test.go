@@ -205,6 +205,32 @@ func createdSales(items []*store.RunItem) int {
 	return n
 }
 
+// stalledRun runs a sales sync of a backlog with an engine whose heartbeat never renews the lease.
+// Once the first order is in Bind it calls meanwhile (when given), then moves the engine's clock
+// past the lease, as for a process that stalled mid-run. It returns the sales and the run.
+func stalledRun(t *testing.T, w *world, meanwhile func()) ([]handy.SalesOrder, *store.Run, error) {
+	t.Helper()
+	w.activate()
+	w.run(store.SyncProducts)
+	var sales []handy.SalesOrder
+	for range 20 {
+		sales = append(sales, w.sale("C-1", w.ana, line("E-001", 1)))
+	}
+	w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 50 * time.Millisecond, Times: len(sales)})
+	stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseRenew = time.Hour })
+	go func() {
+		for len(w.bind.Orders()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if meanwhile != nil {
+			meanwhile()
+		}
+		w.ahead.Store(int64(time.Hour))
+	}()
+	r, err := stalled.Run(context.Background(), w.conn.ID, store.SyncSales, store.TriggerManual)
+	return sales, r, err
+}
+
 // TestRunStopsWritingWhenItsLeaseRunsOut: a run whose lease could not be renewed (here the
 // heartbeat never comes; in life a paused process or a database out of reach) writes nothing to
 // Bind once the lease has run out, since another process may have taken the run over; the run
@@ -212,33 +238,14 @@ func createdSales(items []*store.RunItem) int {
 func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
-		ctx := context.Background()
 		w := newWorld(t, dbURL)
-		w.activate()
-		w.run(store.SyncProducts)
-		const sales = 20
-		var sent []handy.SalesOrder
-		for range sales {
-			sent = append(sent, w.sale("C-1", w.ana, line("E-001", 1)))
-		}
-		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 50 * time.Millisecond, Times: sales})
-
-		// The lease is long by the clock, but never renewed; once the first order is in Bind,
-		// the engine's clock moves past it, as it would for a process that stalled.
-		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseRenew = time.Hour })
-		go func() {
-			for len(w.bind.Orders()) == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
-			w.ahead.Store(int64(time.Hour))
-		}()
-		r, err := stalled.Run(ctx, w.conn.ID, store.SyncSales, store.TriggerManual)
+		sales, r, err := stalledRun(t, w, nil)
 		require.Error(t, err, "the job is told to run it again")
 		require.Equal(t, store.RunFailed, r.State)
 		require.Contains(t, r.Error, "lease ran out")
 		n := len(w.bind.Orders())
 		require.Positive(t, n)
-		require.Less(t, n, sales, "it stopped writing once the lease ran out")
+		require.Less(t, n, len(sales), "it stopped writing once the lease ran out")
 		for _, it := range w.items(r) {
 			require.NotContains(t, it.Reason, "lease", "no sale is marked as failing for it")
 		}
@@ -247,8 +254,8 @@ func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
 		w.ahead.Store(0)
 		r = w.run(store.SyncSales)
 		require.Equal(t, store.RunSucceeded, r.State, r.Error)
-		require.Len(t, w.bind.Orders(), sales)
-		for _, s := range sent {
+		require.Len(t, w.bind.Orders(), len(sales))
+		for _, s := range sales {
 			w.orderOf(s)
 		}
 	})
@@ -260,30 +267,15 @@ func TestRunStopsWritingWhenItsLeaseRunsOut(t *testing.T) {
 func TestRunTakenOverKeepsItsAbandonedState(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, dbURL string) {
-		ctx := context.Background()
 		w := newWorld(t, dbURL)
-		w.activate()
-		w.run(store.SyncProducts)
-		const sales = 20
-		for range sales {
-			w.sale("C-1", w.ana, line("E-001", 1))
-		}
-		w.bind.Inject("POST /api/Orders", bindsim.Fault{Latency: 50 * time.Millisecond, Times: sales})
-
-		stalled := w.newEngine(func(d *syncer.Deps) { d.LeaseRenew = time.Hour })
-		// Another replica, whose clock is past the stalled run's lease.
+		// Another replica, whose clock is past the stalled run's lease, closes the run first.
 		other := w.newEngine(func(d *syncer.Deps) { d.Now = func() time.Time { return time.Now().Add(2 * time.Hour) } })
 		reaped := make(chan []*store.Run, 1)
-		go func() {
-			for len(w.bind.Orders()) == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
-			runs, err := other.Reap(ctx)
+		_, r, err := stalledRun(t, w, func() {
+			runs, err := other.Reap(context.Background())
 			require.NoError(t, err)
 			reaped <- runs
-			w.ahead.Store(int64(time.Hour)) // then the stalled run's own clock moves past its lease
-		}()
-		r, err := stalled.Run(ctx, w.conn.ID, store.SyncSales, store.TriggerManual)
+		})
 		require.Error(t, err)
 		closed := <-reaped
 		require.Len(t, closed, 1)
