@@ -71,10 +71,12 @@ func (s *session) product(ctx context.Context, hp handy.Product, byID, byCode ma
 	if !found {
 		existing, found = byCode[payload.Code]
 	}
-	if err := s.fence(); err != nil {
-		return err
-	}
 	if !found {
+		// Before the intent, too: a process that stalled must not overwrite the link of the one
+		// that took over (later writes ask the Bind client's guard).
+		if err := s.fence(); err != nil {
+			return err
+		}
 		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntityProduct, HandyID: hp.Code, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
 			return err
 		}

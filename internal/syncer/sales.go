@@ -698,10 +698,12 @@ func (s *session) customer(ctx context.Context, hc handy.Customer) (clientID, ad
 	}
 	outcome := store.OutcomeUnchanged
 	reason := "found in Bind by its description"
-	if err := s.fence(); err != nil {
-		return "", "", "", err
-	}
 	if !found {
+		// Before the intent, too: a process that stalled must not overwrite the link of the one
+		// that took over (later writes ask the Bind client's guard).
+		if err := s.fence(); err != nil {
+			return "", "", "", err
+		}
 		if err := st.PutLink(ctx, &store.Link{ConnectionID: s.c.ID, Entity: store.EntityCustomer, HandyID: hc.Code, State: store.LinkPending, PayloadDigest: sum, MappingVersion: s.m.Version}); err != nil {
 			return "", "", "", err
 		}
